@@ -1,0 +1,119 @@
+# skiff: one entry point. `make` builds build/bin/{skiffd,skiff-monitor,skiff}.
+# Targets: all, test, test-unit, test-e2e, check, bench, demo, kmod, install, clean.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+CC       ?= gcc
+BUILD    ?= build
+PKGS     := libevent jansson libseccomp zlib libcrypto
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+PREFIX   ?= /usr/local
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIB_SRCS := $(filter-out userspace/daemon/main.c userspace/runtime/monitor-main.c, \
+              $(wildcard userspace/*/*.c))
+API_SRCS := $(wildcard api/*.c)
+CLI_SRCS := $(wildcard tools/skiff/*.c)
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJS := $(call obj,$(LIB_SRCS))
+API_OBJS := $(call obj,$(API_SRCS))
+CLI_OBJS := $(call obj,$(CLI_SRCS))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+LIBSKIFF := $(BUILD)/libskiff.a
+BINS := $(BUILD)/bin/skiffd $(BUILD)/bin/skiff-monitor $(BUILD)/bin/skiff
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBSKIFF): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/skiffd: $(call obj,userspace/daemon/main.c) $(API_OBJS) $(LIBSKIFF)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/skiff-monitor: $(call obj,userspace/runtime/monitor-main.c) $(LIBSKIFF)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/skiff: $(CLI_OBJS) $(LIBSKIFF)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# kselftest harness headers come from Debian's linux-source-6.1 at build time.
+KSFT := $(BUILD)/kselftest/kselftest_harness.h
+$(KSFT):
+	$(call msg,EXTRACT,kselftest harness)
+	$(Q)mkdir -p $(@D)
+	$(Q)tar -xJf /usr/src/linux-source-6.1.tar.xz -C $(@D) --strip-components=4 \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/tools/testing/selftests/kselftest.h
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBSKIFF) $(KSFT)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -I$(BUILD)/kselftest -o $@ $< $(LIBSKIFF) $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+deps:
+	$(Q)tools/dev/deps build
+
+test-unit: all unit
+	$(Q)tools/dev/run-tests unit
+
+test-e2e: all
+	$(Q)tools/dev/run-tests e2e
+
+# The README's test command: installs what tests need, builds, runs everything.
+test:
+	$(Q)tools/dev/deps test
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)tools/dev/run-tests all
+
+demo:
+	$(Q)tools/dev/deps demo
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/dev/demo
+
+bench:
+	$(Q)tools/dev/deps test
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/bench/run
+
+check: all unit
+	$(Q)tools/dev/check
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+kmod:
+	@echo "kmod: the optional kernel module is not built yet" >&2; exit 1
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all unit deps test test-unit test-e2e demo bench check install kmod clean
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,23 @@
+/* File and path helpers: atomic metadata writes, recursive mkdir/rm, small
+ * file reads. All return 0 or a negative errno. */
+#ifndef SKIFF_FS_H
+#define SKIFF_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write data to path atomically: temp file in the same dir, fsync, rename,
+ * fsync of the dir. A crash leaves the old or the new file, never a torn one. */
+int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* mkdir -p with mode for every created component. */
+int skiff_mkdir_p(const char *path, mode_t mode);
+/* rm -rf that does not cross mount points and does not follow symlinks. */
+int skiff_rm_rf(const char *path);
+/* Read a whole (small) file, NUL-terminated; *len may be NULL. */
+int skiff_read_file(const char *path, char **out, size_t *len);
+/* Write a string to an existing file (cgroup knobs, /proc files). */
+int skiff_write_file(const char *path, const char *s);
+/* Join with a slash; returns malloc'd string or NULL on ENOMEM. */
+char *skiff_path_join(const char *a, const char *b);
+
+#endif

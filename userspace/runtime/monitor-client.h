@@ -1,0 +1,68 @@
+/* skiffd's side of the monitor protocol. skiff-monitor is one small
+ * process per host: it spawns every container's init (it is their parent and
+ * a subreaper), holds their stdio, writes their json-file logs, reaps them
+ * and records exit codes in <data-root>/containers/<id>/exit.json. It
+ * outlives skiffd: a new skiffd reconnects and asks what is running.
+ *
+ * Transport: SOCK_SEQPACKET unix socket <exec-root>/monitor.sock; each
+ * request and reply is one JSON message, fds travel with SCM_RIGHTS. */
+#ifndef SKIFF_MONITOR_CLIENT_H
+#define SKIFF_MONITOR_CLIENT_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../lib/error.h"
+
+struct skiff_monitor;
+
+struct skiff_monitor_exit {
+	const char *id;
+	int exit_code;           /* 128+signal when killed by a signal */
+	bool oom_killed;
+	const char *finished_at; /* RFC3339 */
+};
+
+struct skiff_monitor_ops {
+	/* a container's init exited (live, or found exited on reconnect) */
+	void (*on_exit)(const struct skiff_monitor_exit *ex, void *data);
+	void *data;
+};
+
+/* Connects to <exec_root>/monitor.sock, starting monitor_bin detached
+ * (setsid, own process, not our child) when nothing answers. */
+int skiff_monitor_connect(struct event_base *base, const char *monitor_bin, const char *exec_root,
+			  const char *data_root, const struct skiff_monitor_ops *ops, struct skiff_monitor **out,
+			  struct skiff_error *err);
+void skiff_monitor_free(struct skiff_monitor *m);
+
+/* Synchronous requests (the monitor answers in well under a millisecond,
+ * except spawn which returns after the exec). */
+int skiff_monitor_spawn(struct skiff_monitor *m, const json_t *spec, pid_t *pid, struct skiff_error *err);
+int skiff_monitor_kill(struct skiff_monitor *m, const char *id, int sig, struct skiff_error *err);
+int skiff_monitor_resize(struct skiff_monitor *m, const char *id, int rows, int cols, struct skiff_error *err);
+/* Running containers: object id -> {"pid": N, "started_at": "..."} */
+int skiff_monitor_list(struct skiff_monitor *m, json_t **out, struct skiff_error *err);
+/* Forget a container (it exited and was removed): drops queued output and subscribers. */
+int skiff_monitor_forget(struct skiff_monitor *m, const char *id, struct skiff_error *err);
+
+/* Attach: a new connection that receives the container's output live.
+ * Registered before start, it sees output from the first byte. Callbacks
+ * run on the event loop. stdin_fd (given once the process exists, -1 if no
+ * stdin) is a dup the caller owns and writes to; closing it is EOF for
+ * StdinOnce containers. on_end fires once after the last output when the
+ * process exited (or the monitor went away). */
+struct skiff_attach_ops {
+	void (*on_stdin)(int stdin_fd, void *data);
+	void (*on_output)(int stream, const void *buf, size_t len, void *data); /* 1 stdout, 2 stderr */
+	void (*on_end)(void *data);
+	void *data;
+};
+struct skiff_attach;
+int skiff_monitor_attach(struct skiff_monitor *m, const char *id, bool want_stdin, const struct skiff_attach_ops *ops,
+			 struct skiff_attach **out, struct skiff_error *err);
+void skiff_attach_close(struct skiff_attach *a);
+
+#endif

@@ -1,0 +1,65 @@
+/* Spawning a container's init (and, later, exec'd processes) from a runtime
+ * spec. The spec is JSON so skiffd can build it and hand it to the monitor
+ * over its socket unchanged. Called in the monitor: the monitor is small, so
+ * the fork/clone3 copies almost nothing.
+ *
+ * Runtime spec (every key optional unless marked):
+ * {
+ *   "id": "<64 hex>",                                   (required)
+ *   "args": ["/bin/sh", "-c", "..."],                   (required, non-empty)
+ *   "env": ["PATH=...", "HOSTNAME=..."],
+ *   "cwd": "/",
+ *   "user": "1000:1000" | "nobody" | "",               resolved inside the rootfs
+ *   "hostname": "abc123", "domainname": "",
+ *   "tty": false, "stdin": false, "stdin_once": false,
+ *   "console": [rows, cols],
+ *   "rootfs": { "lower": ["/abs/layer/top", ..., "/abs/layer/bottom"],
+ *               "upper": "/abs/upper", "work": "/abs/work",
+ *               "target": "/abs/merged", "readonly": false },
+ *   "namespaces": { "net": "new"|"host"|"/proc/PID/ns/net", "pid": "new"|"host",
+ *                   "ipc": "new"|"host", "uts": "new"|"host", "cgroup": "new"|"host" },
+ *   "mounts": [ { "source": "/host/path", "target": "/in/container",
+ *                 "type": "bind"|"tmpfs", "readonly": false, "options": "size=64m" } ],
+ *   "etc_files": { "hostname": "/abs/path", "hosts": "/abs/path", "resolv.conf": "/abs/path" },
+ *   "privileged": false,
+ *   "caps": ["CAP_CHOWN", ...],        the full effective set (default 14 + add - drop)
+ *   "no_new_privileges": false,
+ *   "seccomp": null (unconfined) | { Docker-format profile },
+ *   "rlimits": [ { "name": "nofile", "soft": 1024, "hard": 1024 } ],
+ *   "cgroup": { HostConfig resource fields: "Memory", "MemorySwap", "NanoCpus",
+ *               "CpuShares", "CpuQuota", "CpuPeriod", "CpusetCpus", "PidsLimit" },
+ *   "readonly_rootfs": false
+ * }
+ */
+#ifndef SKIFF_SPAWN_H
+#define SKIFF_SPAWN_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "../lib/error.h"
+#include "cgroup.h"
+
+struct skiff_proc {
+	pid_t pid;
+	int pidfd;      /* CLONE_PIDFD */
+	int stdin_fd;   /* write end of stdin pipe, or pty master when tty; -1 if no stdin */
+	int stdout_fd;  /* read end; the pty master (dup) when tty */
+	int stderr_fd;  /* read end; -1 when tty */
+};
+
+/* Creates the cgroups, clones the init into its namespaces and cgroup, builds
+ * the rootfs inside the new mount namespace, drops privileges and execs.
+ * Returns only after the exec succeeded (or with the child's error, e.g.
+ * "exec: \"nosuch\": executable file not found in $PATH" with status 400
+ * mapped to exit code 127 by the caller). On failure nothing is left behind:
+ * no cgroup, no mount, no process. */
+int skiff_spawn(const struct skiff_cgroup_layout *cg, const json_t *spec, struct skiff_proc *out,
+		struct skiff_error *err);
+
+/* Default seccomp/caps/paths tables (Docker's defaults), for inspection and tests. */
+extern const char *const skiff_default_caps[];
+extern const char *const skiff_masked_paths[];
+extern const char *const skiff_readonly_paths[];
+
+#endif
