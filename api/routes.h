@@ -1,0 +1,22 @@
+/* Each api/<resource>.c exports its rows of the route table; router.c
+ * stitches them together in this order (first match wins). */
+#ifndef SKIFF_API_ROUTES_H
+#define SKIFF_API_ROUTES_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+#define SKIFF_ROUTE_TABLE(name)                                                                    \
+	extern const struct skiff_route skiff_##name##_routes[];                                   \
+	extern const size_t skiff_##name##_nroutes;
+
+SKIFF_ROUTE_TABLE(system)      /* api/system.c: _ping, version, info, events, system/df */
+SKIFF_ROUTE_TABLE(containers)  /* api/containers.c */
+SKIFF_ROUTE_TABLE(images)      /* api/images.c */
+SKIFF_ROUTE_TABLE(unsupported) /* api/unsupported.c: swarm 503, plugins [], the rest 501 */
+
+/* Builds the full table (system, containers, images, unsupported). */
+const struct skiff_route *skiff_api_routes(size_t *n);
+
+#endif
