@@ -72,7 +72,7 @@ $(KSFT):
 $(BUILD)/tests/%: tests/unit/%.c $(LIBSKIFF) $(KSFT)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -I$(BUILD)/kselftest -o $@ $< $(LIBSKIFF) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -Wno-sign-compare -I$(BUILD)/kselftest -o $@ $< $(LIBSKIFF) $(LDLIBS)
 
 unit: $(UNIT_BINS)
 

@@ -66,6 +66,8 @@ DEFINE_CLEANUP(char **, skiff_strvfree)
 		_fd;                                                                               \
 	})
 
+#ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 #endif
