@@ -20,6 +20,7 @@ enum skiff_http_method { HTTP_GET = 1, HTTP_HEAD = 2, HTTP_POST = 4, HTTP_PUT = 
 #define SKIFF_API_VERSION "1.50"
 #define SKIFF_API_MIN_VERSION "1.24"
 #define SKIFF_HTTP_MAX_PARAMS 4
+#define SKIFF_ENGINE_VERSION "0.1.0" /* /version, /info ServerVersion, Server: header */
 
 struct skiff_http_req;
 struct skiff_daemon;
@@ -61,9 +62,23 @@ int skiff_http_server_new(struct event_base *base, struct skiff_daemon *d, const
 /* addr: "unix:///run/skiff/skiff.sock" (mode 0660, stale socket replaced). */
 int skiff_http_server_listen(struct skiff_http_server *srv, const char *addr, struct skiff_error *err);
 void skiff_http_server_free(struct skiff_http_server *srv);
+/* Closes the listeners (and unlinks unix sockets); open connections stay. */
+void skiff_http_server_stop_listening(struct skiff_http_server *srv);
+
+/* Route matching (api/router.c): first row whose pattern matches path and
+ * whose methods include method (HEAD also matches GET rows). Captured
+ * params point into *param_buf (malloc'd, caller frees). Returns NULL on a
+ * miss; *method_mismatch tells whether some pattern matched with another
+ * method. */
+const struct skiff_route *skiff_route_find(const struct skiff_route *routes, size_t n, int method, const char *path,
+					   char **param_buf, const char *params[SKIFF_HTTP_MAX_PARAMS],
+					   bool *method_mismatch);
 
 /* Query helpers */
 const char *skiff_http_query(const struct skiff_http_req *req, const char *name); /* NULL if absent */
+/* Every value of a repeated key (names=a&names=b) as a new JSON array of
+ * strings (empty when absent); the caller json_decref()s it. */
+json_t *skiff_http_query_all(const struct skiff_http_req *req, const char *name);
 /* "1", "true", "True" -> true; absent -> def */
 bool skiff_http_query_bool(const struct skiff_http_req *req, const char *name, bool def);
 /* Parses the body as JSON. Empty body -> {} when allow_empty. On failure
@@ -73,6 +88,8 @@ json_t *skiff_http_body_json(struct skiff_http_req *req, bool allow_empty);
  * object name -> array of strings (also accepts the old {"k":["v"]} form).
  * On malformed input replies 400 itself and returns NULL. */
 json_t *skiff_http_query_filters(struct skiff_http_req *req);
+/* The parser behind it: NULL or "" -> {}; NULL on error with errbuf set. */
+json_t *skiff_http_filters_parse(const char *s, char *errbuf, size_t errlen);
 
 /* Complete replies: each ends the request. */
 void skiff_http_reply_json(struct skiff_http_req *req, int status, json_t *body); /* steals body */
