@@ -32,7 +32,21 @@ struct skiff_monitor_ops {
 };
 
 /* Connects to <exec_root>/monitor.sock, starting monitor_bin detached
- * (setsid, own process, not our child) when nothing answers. */
+ * (setsid, own process, not our child) when nothing answers.
+ *
+ * Reconnect (live-restore): exits that happened while no skiffd listened
+ * are queued in the monitor (bounded) and delivered through ops->on_exit
+ * once the event loop runs after connect. The durable record is
+ * <data-root>/containers/<id>/exit.json (written before any event), so the
+ * container manager should also compare skiff_monitor_list() with what it
+ * thinks runs and read skiff_monitor_read_exit() for the missing ones (a
+ * restarted monitor has no queue). A lost monitor ends every attach; the
+ * next request reconnects, starting a new monitor if needed.
+ *
+ * Paths: the monitor writes <data-root>/containers/<id>/<id>-json.log and
+ * .../exit.json unless the spec carries "log_path" / "exit_path" (strings;
+ * "log_path": "" turns logging off, for --log-driver none). The directory
+ * must exist (the container manager makes it). */
 int skiff_monitor_connect(struct event_base *base, const char *monitor_bin, const char *exec_root,
 			  const char *data_root, const struct skiff_monitor_ops *ops, struct skiff_monitor **out,
 			  struct skiff_error *err);
@@ -41,6 +55,13 @@ void skiff_monitor_free(struct skiff_monitor *m);
 /* Synchronous requests (the monitor answers in well under a millisecond,
  * except spawn which returns after the exec). */
 int skiff_monitor_spawn(struct skiff_monitor *m, const json_t *spec, pid_t *pid, struct skiff_error *err);
+/* After a failed spawn: the exit code Docker records (127 not found, 126 not
+ * executable, 128 otherwise). */
+int skiff_monitor_spawn_exit_code(const struct skiff_error *err);
+/* Reads <data_root>/containers/<id>/exit.json; -ENOENT if there is none.
+ * Any out pointer may be NULL. */
+int skiff_monitor_read_exit(const char *data_root, const char *id, int *exit_code, bool *oom_killed,
+			    char finished_at[40]);
 int skiff_monitor_kill(struct skiff_monitor *m, const char *id, int sig, struct skiff_error *err);
 int skiff_monitor_resize(struct skiff_monitor *m, const char *id, int rows, int cols, struct skiff_error *err);
 /* Running containers: object id -> {"pid": N, "started_at": "..."} */

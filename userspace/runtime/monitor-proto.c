@@ -178,3 +178,14 @@ int skiff_mproto_connect(const char *path)
 	}
 	return fd;
 }
+
+int skiff_mproto_spawn_exit_code(int status, int errnum)
+{
+	static const int not_executable[] = { EACCES, EPERM, ENOEXEC, EISDIR };
+	if (status != 400)
+		return 128;
+	for (size_t i = 0; i < ARRAY_SIZE(not_executable); i++)
+		if (errnum == not_executable[i])
+			return 126;
+	return 127;
+}

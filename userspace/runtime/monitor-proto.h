@@ -39,6 +39,10 @@ int skiff_mproto_send_json(int fd, const json_t *j, int passfd, int flags);
 /* Receives and parses one JSON message: -EBADMSG if it is not a JSON object. */
 int skiff_mproto_recv_json(int fd, json_t **out, int *passfd, int flags);
 
+/* Exit code Docker reports for a failed start: 127 command not found, 126
+ * not executable, 128 anything else (status/errnum from the spawn error). */
+int skiff_mproto_spawn_exit_code(int status, int errnum);
+
 /* Connects a SOCK_SEQPACKET|SOCK_CLOEXEC socket to path. Returns fd or -errno. */
 int skiff_mproto_connect(const char *path);
 

@@ -499,15 +499,6 @@ static const char *req_id(const json_t *req)
 	return id && *id && !strchr(id, '/') && strlen(id) < 72 ? id : NULL;
 }
 
-static int spawn_exit_code(const struct skiff_error *e)
-{
-	if (e->status != SKIFF_EINVAL)
-		return 128;
-	if (e->errnum == EACCES || e->errnum == EPERM || e->errnum == ENOEXEC || e->errnum == EISDIR)
-		return 126;
-	return 127;
-}
-
 static char *default_path(struct monitord *m, const char *id, const char *suffix)
 {
 	char *p;
@@ -552,12 +543,12 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 		return reply_err(500, "%s", err.msg[0] ? err.msg : "out of memory");
 	}
 	if (skiff_spawn(&m->cg, spec, &p, &err) < 0) {
-		int code = spawn_exit_code(&err);
+		int code = skiff_mproto_spawn_exit_code(err.status, err.errnum);
 		log_info("container %.12s: spawn failed: %s", id, err.msg);
 		ctr_release_proc(c);
 		ctr_maybe_free(c);
-		return json_pack("{s:b, s:i, s:s, s:i}", "ok", 0, "status", err.status ? err.status : 500, "message",
-				 err.msg, "exit_code", code);
+		return json_pack("{s:b, s:i, s:s, s:i, s:i}", "ok", 0, "status", err.status ? err.status : 500,
+				 "message", err.msg, "exit_code", code, "errno", err.errnum);
 	}
 	c->pid = p.pid;
 	c->pidfd = p.pidfd;
