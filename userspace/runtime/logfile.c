@@ -195,12 +195,8 @@ int skiff_logwriter_feed(struct skiff_logwriter *w, int stream, const void *buf,
 		if (!nl)
 			return part_append(w, s, p, (size_t)(end - p), ts);
 		size_t n = (size_t)(nl + 1 - p);
-		if (w->partlen[s]) {
-			/* complete the pending line; long ones were already cut at the cap */
-			r = part_append(w, s, p, n, ts);
-			if (r == 0 && w->partlen[s])
-				r = skiff_logwriter_flush(w, stream, ts);
-		} else if (n > SKIFF_LOG_LINE_MAX) {
+		if (w->partlen[s] || n > SKIFF_LOG_LINE_MAX) {
+			/* complete a pending line or cut a long one at the cap */
 			r = part_append(w, s, p, n, ts);
 			if (r == 0 && w->partlen[s])
 				r = skiff_logwriter_flush(w, stream, ts);
