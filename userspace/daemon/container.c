@@ -1,0 +1,1389 @@
+/* The container manager: every container's record in memory (built from
+ * <data-root>/containers/<id>/ at start), its lifecycle through the
+ * monitor, exit handling with restart policies, waiters for /wait and
+ * /stop, and the JSON shapes of ps and inspect built from memory. */
+#include "container.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../image/store.h"
+#include "../lib/cleanup.h"
+#include "../lib/fs.h"
+#include "../lib/json.h"
+#include "../lib/log.h"
+#include "../runtime/cgroup.h"
+#include "../runtime/monitor-client.h"
+#include "container-config.h"
+#include "events.h"
+#include "filters.h"
+#include "names.h"
+
+struct waiter {
+	struct waiter *next;
+	char id[65];
+	int cond;            /* enum skiff_wait_cond */
+	bool restart;        /* restart: start again when the exit arrives */
+	skiff_ctr_done_fn cb; /* NULL once cancelled (restart waiters) */
+	void *data;
+};
+
+struct skiff_ctr_rt {
+	struct skiff_daemon *d;
+	struct event *kill_timer;    /* stop: SIGKILL after the timeout */
+	struct event *restart_timer; /* restart policy back-off */
+	struct skiff_restart_state rs;
+	int attaches;
+	bool remove_pending;         /* AutoRemove once attaches ended */
+};
+
+struct skiff_containers {
+	struct skiff_daemon *d;
+	char *root;              /* <data-root>/containers */
+	struct skiff_ctr **v;    /* in creation order */
+	size_t n, cap;
+	struct waiter *waiters;
+};
+
+static void ctr_free(struct skiff_ctr *c)
+{
+	if (!c)
+		return;
+	if (c->rt) {
+		if (c->rt->kill_timer)
+			event_free(c->rt->kill_timer);
+		if (c->rt->restart_timer)
+			event_free(c->rt->restart_timer);
+		free(c->rt);
+	}
+	skiff_ctr_free_fields(c);
+	free(c);
+}
+
+static int table_add(struct skiff_containers *cs, struct skiff_ctr *c)
+{
+	if (cs->n == cs->cap) {
+		size_t cap = cs->cap ? cs->cap * 2 : 64;
+		struct skiff_ctr **v = realloc(cs->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		cs->v = v;
+		cs->cap = cap;
+	}
+	/* keep creation order so ps can walk newest first */
+	size_t i = cs->n;
+	while (i > 0 && (cs->v[i - 1]->created.tv_sec > c->created.tv_sec ||
+			 (cs->v[i - 1]->created.tv_sec == c->created.tv_sec &&
+			  cs->v[i - 1]->created.tv_nsec > c->created.tv_nsec))) {
+		cs->v[i] = cs->v[i - 1];
+		i--;
+	}
+	cs->v[i] = c;
+	cs->n++;
+	return 0;
+}
+
+static void table_del(struct skiff_containers *cs, struct skiff_ctr *c)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (cs->v[i] == c) {
+			memmove(cs->v + i, cs->v + i + 1, (cs->n - i - 1) * sizeof(*cs->v));
+			cs->n--;
+			return;
+		}
+}
+
+static struct skiff_ctr *find_by_name(struct skiff_containers *cs, const char *name)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (!strcmp(cs->v[i]->name, name))
+			return cs->v[i];
+	return NULL;
+}
+
+static struct skiff_ctr *find_by_id(struct skiff_containers *cs, const char *id)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (!strcmp(cs->v[i]->id, id))
+			return cs->v[i];
+	return NULL;
+}
+
+struct skiff_ctr *skiff_container_find(struct skiff_daemon *d, const char *key, struct skiff_error *err)
+{
+	struct skiff_containers *cs = d->containers;
+	_cleanup_free_ const char **ids = NULL, **names = NULL;
+	int r;
+
+	if (!cs || !cs->n) {
+		skiff_error_set(err, SKIFF_ENOTFOUND, ENOENT, "No such container: %s", key);
+		return NULL;
+	}
+	ids = calloc(cs->n, sizeof(*ids));
+	names = calloc(cs->n, sizeof(*names));
+	if (!ids || !names) {
+		skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < cs->n; i++) {
+		ids[i] = cs->v[i]->id;
+		names[i] = cs->v[i]->name;
+	}
+	r = skiff_ids_lookup(key, ids, names, cs->n);
+	if (r == -ENOTUNIQ) {
+		skiff_error_set(err, SKIFF_EINVAL, ENOTUNIQ, "multiple IDs found with provided prefix: %s", key);
+		return NULL;
+	}
+	if (r < 0) {
+		skiff_error_set(err, SKIFF_ENOTFOUND, ENOENT, "No such container: %s", key);
+		return NULL;
+	}
+	return cs->v[r];
+}
+
+/* ---- persistence and events -------------------------------------------- */
+
+static char *ctr_file(const struct skiff_ctr *c, const char *name)
+{
+	return skiff_path_join(c->dir, name);
+}
+
+char *skiff_container_log_path(const struct skiff_ctr *c)
+{
+	char *p;
+	if (asprintf(&p, "%s/%s-json.log", c->dir, c->id) < 0)
+		return NULL;
+	return p;
+}
+
+static int save_config(const struct skiff_ctr *c)
+{
+	_cleanup_json_ json_t *j = skiff_ctr_config_json(c);
+	_cleanup_free_ char *p = ctr_file(c, "config.v2.json");
+	if (!j || !p)
+		return -ENOMEM;
+	return skiff_json_write_file(p, j);
+}
+
+static void save_state(const struct skiff_ctr *c)
+{
+	_cleanup_json_ json_t *j = skiff_ctr_state_json(c);
+	_cleanup_free_ char *p = ctr_file(c, "state.json");
+	int r = (j && p) ? skiff_json_write_file(p, j) : -ENOMEM;
+	if (r < 0)
+		log_warn("container %.12s: saving state: %s", c->id, strerror(-r));
+}
+
+void skiff_container_event(struct skiff_daemon *d, struct skiff_ctr *c, const char *action, json_t *extra)
+{
+	json_t *attrs, *labels = json_object_get(c->config, "Labels"), *v;
+	const char *k;
+
+	if (!d->events) {
+		json_decref(extra);
+		return;
+	}
+	attrs = json_object();
+	json_object_foreach(labels, k, v) json_object_set(attrs, k, v);
+	json_object_set_new(attrs, "image", json_string(c->image));
+	json_object_set_new(attrs, "name", json_string(c->name + 1));
+	if (extra)
+		json_object_update(attrs, extra);
+	json_decref(extra);
+	skiff_events_emit(d->events, "container", action, c->id, attrs);
+}
+
+static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_error *err);
+
+/* ---- waiters ----------------------------------------------------------- */
+
+static void fire_waiters(struct skiff_daemon *d, struct skiff_ctr *c, bool exited, bool removed)
+{
+	struct skiff_containers *cs = d->containers;
+	struct waiter **pp = &cs->waiters, *fired = NULL, **tail = &fired;
+
+	/* unlink first: callbacks may add waiters or remove containers */
+	while (*pp) {
+		struct waiter *w = *pp;
+		bool hit = !strcmp(w->id, c->id) &&
+			   (removed || (exited && w->cond != SKIFF_WAIT_REMOVED));
+		if (hit) {
+			*pp = w->next;
+			w->next = NULL;
+			*tail = w;
+			tail = &w->next;
+		} else {
+			pp = &w->next;
+		}
+	}
+	while (fired) {
+		struct waiter *w = fired;
+		fired = w->next;
+		if (w->restart && !removed) {
+			struct skiff_error err = { 0 };
+			int r = do_start(d, c, &err);
+			skiff_container_event(d, c, "restart", NULL);
+			if (w->cb)
+				w->cb(r < 0 ? (err.status ? err.status : 500) : 0, c->exit_code, r < 0 ? err.msg : NULL,
+				      w->data);
+		} else if (w->cb) {
+			w->cb(0, c->exit_code, (c->error && *c->error) ? c->error : NULL, w->data);
+		}
+		free(w);
+	}
+}
+
+static struct waiter *waiter_add(struct skiff_daemon *d, struct skiff_ctr *c, int cond, skiff_ctr_done_fn cb,
+				 void *data)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	memcpy(w->id, c->id, 65);
+	w->cond = cond;
+	w->cb = cb;
+	w->data = data;
+	w->next = d->containers->waiters;
+	d->containers->waiters = w;
+	return w;
+}
+
+void skiff_container_cancel(struct skiff_daemon *d, void *handle)
+{
+	struct waiter **pp;
+	if (!handle || !d->containers)
+		return;
+	for (pp = &d->containers->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp != handle)
+			continue;
+		if ((*pp)->restart) {
+			(*pp)->cb = NULL; /* the restart still happens */
+			return;
+		}
+		struct waiter *w = *pp;
+		*pp = w->next;
+		free(w);
+		return;
+	}
+}
+
+int skiff_container_wait(struct skiff_daemon *d, struct skiff_ctr *c, int cond, skiff_ctr_done_fn cb, void *data,
+			 void **handle, int *exit_code)
+{
+	bool running = skiff_ctr_is_running(c) || c->status == SKIFF_CTR_RESTARTING;
+	struct waiter *w;
+
+	if (cond == SKIFF_WAIT_NOT_RUNNING && !running) {
+		*exit_code = c->exit_code;
+		return 1;
+	}
+	w = waiter_add(d, c, cond, cb, data);
+	if (!w)
+		return -ENOMEM;
+	*handle = w;
+	return 0;
+}
+
+/* ---- create -------------------------------------------------------------- */
+
+static int reserve_name(struct skiff_containers *cs, const char *want, char *out, size_t outlen,
+			struct skiff_error *err)
+{
+	struct skiff_ctr *other;
+
+	if (want && *want) {
+		if (!skiff_name_valid(want))
+			return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+					       "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+					       want);
+		snprintf(out, outlen, "%s%s", want[0] == '/' ? "" : "/", want);
+		other = find_by_name(cs, out);
+		if (other)
+			return skiff_error_set(err, SKIFF_ECONFLICT, EEXIST,
+					       "Conflict. The container name \"%s\" is already in use by container \"%s\". "
+					       "You have to remove (or rename) that container to be able to reuse that name.",
+					       out, other->id);
+		return 0;
+	}
+	for (int i = 0; i < 20; i++) {
+		skiff_name_generate(out, outlen, i > 5);
+		if (!find_by_name(cs, out))
+			return 0;
+	}
+	return skiff_error_set(err, SKIFF_EINTERNAL, EEXIST, "could not generate a unique container name");
+}
+
+static int resolve_image(struct skiff_daemon *d, const char *ref, char id[72], json_t **img_cfg,
+			 struct skiff_error *err)
+{
+	_cleanup_strv_ char **lower = NULL;
+	int r;
+
+	if (!d->images)
+		return skiff_error_set(err, SKIFF_ENOTFOUND, ENOENT, "No such image: %s", ref);
+	r = skiff_image_resolve(d->images, ref, id, err);
+	if (r < 0) {
+		if (err && err->status == SKIFF_ENOTFOUND) {
+			char norm[512];
+			struct skiff_error e2 = { 0 };
+			if (skiff_ref_normalize(ref, norm, sizeof(norm), &e2) == 0)
+				skiff_error_set(err, SKIFF_ENOTFOUND, ENOENT, "No such image: %s", norm);
+		}
+		return r;
+	}
+	return skiff_image_runtime(d->images, id, img_cfg, &lower, err);
+}
+
+int skiff_container_create(struct skiff_daemon *d, const char *name, json_t *body, json_t **reply,
+			   struct skiff_error *err)
+{
+	struct skiff_containers *cs = d->containers;
+	_cleanup_json_ json_t *warnings = json_array(), *img_cfg = NULL;
+	struct skiff_ctr *c = NULL;
+	char fullname[300];
+	const char *target;
+	int r;
+
+	r = skiff_ctr_config_validate(body, d->ncpu > 0 ? d->ncpu : 1, warnings, err);
+	if (r < 0)
+		return r;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->rt = calloc(1, sizeof(*c->rt))))
+		goto oom;
+	c->rt->d = d;
+	r = resolve_image(d, skiff_json_str(body, "Image", ""), c->image_id, &img_cfg, err);
+	if (r < 0)
+		goto fail;
+	c->image = strdup(skiff_json_str(body, "Image", ""));
+	c->config = skiff_ctr_config_merge(body, img_cfg);
+	c->host_config = skiff_ctr_hostconfig_normalize(json_object_get(body, "HostConfig"));
+	c->net_config = json_incref(json_object_get(body, "NetworkingConfig"));
+	if (!c->image || !c->config || !c->host_config)
+		goto oom;
+	r = skiff_ctr_path_args(c->config, &c->path, &c->args, err);
+	if (r < 0)
+		goto fail;
+	c->command = skiff_ctr_command_string(c->path, c->args);
+	if (skiff_ctr_netmode(c->host_config, &target) == SKIFF_NET_CONTAINER &&
+	    !skiff_container_find(d, target, err)) {
+		r = -ENOENT;
+		goto fail;
+	}
+	r = reserve_name(cs, name, fullname, sizeof(fullname), err);
+	if (r < 0)
+		goto fail;
+	c->name = strdup(fullname);
+	r = skiff_id_generate(c->id);
+	if (r < 0) {
+		skiff_error_sys(err, SKIFF_EINTERNAL, -r, "generating a container id");
+		goto fail;
+	}
+	if (!c->name || asprintf(&c->dir, "%s/%s", cs->root, c->id) < 0)
+		goto oom;
+	c->created = skiff_now();
+	c->status = SKIFF_CTR_CREATED;
+
+	/* from here on a failure removes the dir */
+	static const char *const subdirs[] = { "upper", "work", "merged" };
+	r = skiff_mkdir_p(c->dir, 0710);
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(subdirs); i++) {
+		_cleanup_free_ char *p = ctr_file(c, subdirs[i]);
+		r = p ? skiff_mkdir_p(p, 0755) : -ENOMEM;
+	}
+	if (r < 0) {
+		skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating the directory of container '%s'", c->name);
+		goto fail_dir;
+	}
+	r = skiff_ctr_mounts(c->host_config, true, &c->mounts, err);
+	if (r < 0)
+		goto fail_dir;
+	save_state(c);
+	r = save_config(c);
+	if (r < 0) {
+		skiff_error_sys(err, SKIFF_EINTERNAL, -r, "saving container '%s'", c->name);
+		goto fail_dir;
+	}
+	if (table_add(cs, c) < 0) {
+		skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+		r = -ENOMEM;
+		goto fail_dir;
+	}
+	skiff_container_event(d, c, "create", NULL);
+	*reply = json_pack("{s:s, s:O}", "Id", c->id, "Warnings", warnings);
+	return 0;
+
+fail_dir:
+	skiff_rm_rf(c->dir);
+	goto fail;
+oom:
+	r = skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+fail:
+	ctr_free(c);
+	return r;
+}
+
+static void cancel_restart_timer(struct skiff_ctr *c);
+
+/* ---- start ------------------------------------------------------------- */
+
+static void set_error(struct skiff_ctr *c, const char *msg)
+{
+	free(c->error);
+	c->error = msg && *msg ? strdup(msg) : NULL;
+}
+
+static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_error *err)
+{
+	_cleanup_strv_ char **lower = NULL;
+	_cleanup_json_ json_t *img_cfg = NULL, *spec = NULL;
+	char netns[64] = "new";
+	const char *target;
+	pid_t pid = 0;
+	int r;
+
+	if (c->status == SKIFF_CTR_PAUSED)
+		return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY,
+				       "cannot start a paused container, try unpause instead");
+	if (skiff_ctr_is_running(c))
+		return 1;
+	if (c->status == SKIFF_CTR_REMOVING || c->status == SKIFF_CTR_DEAD)
+		return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY, "container is marked for removal and cannot be started");
+	if (!d->monitor)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOTCONN, "the container monitor is not connected");
+
+	switch (skiff_ctr_netmode(c->host_config, &target)) {
+	case SKIFF_NET_HOST:
+		strcpy(netns, "host");
+		break;
+	case SKIFF_NET_CONTAINER: {
+		struct skiff_ctr *o = skiff_container_find(d, target, err);
+		if (!o)
+			return -ENOENT;
+		if (!skiff_ctr_is_running(o) || o->pid <= 0)
+			return skiff_error_set(err, SKIFF_ECONFLICT, ESRCH,
+					       "cannot join network namespace of a non running container: %s", o->id);
+		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", o->pid);
+		break;
+	}
+	default:
+		break;
+	}
+	if (!d->images)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOENT, "no image store");
+	r = skiff_image_runtime(d->images, c->image_id, &img_cfg, &lower, err);
+	if (r < 0)
+		return skiff_error_wrap(err, "starting container '%s'", c->name + 1);
+	r = skiff_ctr_write_etc_files(c, err);
+	if (r < 0)
+		return r;
+	spec = skiff_ctr_build_spec(c, lower, netns, err);
+	if (!spec)
+		return -ENOMEM;
+	{
+		_cleanup_free_ char *log = skiff_container_log_path(c);
+		_cleanup_free_ char *ex = ctr_file(c, "exit.json");
+		json_object_set_new(spec, "log_path", json_string(log ? log : ""));
+		json_object_set_new(spec, "exit_path", json_string(ex ? ex : ""));
+		if (ex)
+			unlink(ex);
+	}
+	r = skiff_monitor_spawn(d->monitor, spec, &pid, err);
+	if (r < 0) {
+		/* Docker: the exec failure is a 400, ExitCode 127 (126 when not executable) */
+		if (err->status == SKIFF_EINVAL || err->status == 0) {
+			char msg[sizeof(err->msg)];
+			snprintf(msg, sizeof(msg), "failed to create task for container: %s: unknown", err->msg);
+			c->exit_code = strstr(err->msg, "permission denied") ? 126 : 127;
+			skiff_error_set(err, SKIFF_EINVAL, -r, "%s", msg);
+		} else {
+			c->exit_code = 128;
+		}
+		set_error(c, err->msg);
+		if (c->has_been_started)
+			c->status = SKIFF_CTR_EXITED;
+		save_state(c);
+		return r;
+	}
+	c->status = SKIFF_CTR_RUNNING;
+	c->pid = pid;
+	c->exit_code = 0;
+	c->oom_killed = false;
+	c->has_been_started = true;
+	c->manual_stop = false;
+	c->started_at = skiff_now();
+	set_error(c, NULL);
+	save_state(c);
+	skiff_container_event(d, c, "start", NULL);
+	return 0;
+}
+
+/* A user's start: Docker resets the restart count and back-off. */
+int skiff_container_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_error *err)
+{
+	if (!skiff_ctr_is_running(c) && c->status != SKIFF_CTR_PAUSED) {
+		if (c->status == SKIFF_CTR_RESTARTING) {
+			cancel_restart_timer(c);
+			c->status = SKIFF_CTR_EXITED;
+		}
+		c->restart_count = 0;
+		c->rt->rs.delay_ms = 0;
+	}
+	return do_start(d, c, err);
+}
+
+/* ---- signals, stop, kill ----------------------------------------------- */
+
+/* Docker's event attributes are strings, numbers included. */
+static json_t *json_sprintf_attr(const char *key, int v)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, key, json_sprintf("%d", v));
+	return o;
+}
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+	{ "HUP", SIGHUP },   { "INT", SIGINT },       { "QUIT", SIGQUIT },     { "ILL", SIGILL },
+	{ "TRAP", SIGTRAP }, { "ABRT", SIGABRT },     { "IOT", SIGIOT },       { "BUS", SIGBUS },
+	{ "FPE", SIGFPE },   { "KILL", SIGKILL },     { "USR1", SIGUSR1 },     { "SEGV", SIGSEGV },
+	{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },     { "ALRM", SIGALRM },     { "TERM", SIGTERM },
+	{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT },     { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },     { "TTOU", SIGTTOU },     { "URG", SIGURG },
+	{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },     { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
+	{ "WINCH", SIGWINCH }, { "IO", SIGIO },       { "POLL", SIGPOLL },     { "PWR", SIGPWR },
+	{ "SYS", SIGSYS },
+};
+
+int skiff_signal_parse(const char *s)
+{
+	char *end;
+	long n;
+
+	if (!s || !*s)
+		return -EINVAL;
+	n = strtol(s, &end, 10);
+	if (!*end)
+		return n > 0 && n < 65 ? (int)n : -EINVAL;
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
+		if (!strcasecmp(signals[i].name, s))
+			return signals[i].sig;
+	if (!strncasecmp(s, "RTMIN", 5)) {
+		n = s[5] == '+' ? strtol(s + 6, &end, 10) : 0;
+		return SIGRTMIN + (int)n <= SIGRTMAX ? SIGRTMIN + (int)n : -EINVAL;
+	}
+	return -EINVAL;
+}
+
+static int send_signal(struct skiff_daemon *d, struct skiff_ctr *c, int sig, struct skiff_error *err)
+{
+	if (!d->monitor)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOTCONN, "the container monitor is not connected");
+	return skiff_monitor_kill(d->monitor, c->id, sig, err);
+}
+
+int skiff_container_kill(struct skiff_daemon *d, struct skiff_ctr *c, const char *signal, struct skiff_error *err)
+{
+	int sig = signal && *signal ? skiff_signal_parse(signal) : SIGKILL;
+	int r;
+
+	if (sig < 0)
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "Invalid signal: %s", signal);
+	if (!skiff_ctr_is_running(c))
+		return skiff_error_set(err, SKIFF_ECONFLICT, ESRCH, "Container %s is not running", c->id);
+	if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT) {
+		/* Docker: an explicit kill counts as a user stop for restart policies */
+		c->manual_stop = true;
+		save_state(c);
+	}
+	r = send_signal(d, c, sig, err);
+	if (r < 0)
+		return r;
+	if (c->status == SKIFF_CTR_PAUSED && sig == SIGKILL)
+		skiff_cgroup_freeze(&d->cgroups, c->id, false, NULL);
+	skiff_container_event(d, c, "kill", json_sprintf_attr("signal", sig));
+	return 0;
+}
+
+static void kill_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct skiff_ctr *c = arg;
+	struct skiff_error err = { 0 };
+	(void)fd, (void)what;
+	if (skiff_ctr_is_running(c)) {
+		log_info("container %.12s: did not stop in time, killing", c->id);
+		if (send_signal(c->rt->d, c, SIGKILL, &err) < 0)
+			log_warn("container %.12s: SIGKILL: %s", c->id, err.msg);
+		skiff_container_event(c->rt->d, c, "kill", json_pack("{s:s}", "signal", "9"));
+	}
+}
+
+static void cancel_restart_timer(struct skiff_ctr *c)
+{
+	if (c->rt->restart_timer) {
+		event_free(c->rt->restart_timer);
+		c->rt->restart_timer = NULL;
+	}
+}
+
+int skiff_container_stop(struct skiff_daemon *d, struct skiff_ctr *c, const char *signal, int timeout,
+			 skiff_ctr_done_fn cb, void *data, void **handle, struct skiff_error *err)
+{
+	const char *sname = signal && *signal ? signal : skiff_json_str(c->config, "StopSignal", "");
+	int sig = *sname ? skiff_signal_parse(sname) : SIGTERM;
+	struct waiter *w;
+	int r;
+
+	if (sig < 0)
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "Invalid signal: %s", sname);
+	if (c->status == SKIFF_CTR_RESTARTING) {
+		/* waiting for its back-off: stopping just cancels the restart */
+		cancel_restart_timer(c);
+		c->manual_stop = true;
+		c->status = SKIFF_CTR_EXITED;
+		save_state(c);
+		skiff_container_event(d, c, "stop", NULL);
+		return 1;
+	}
+	if (!skiff_ctr_is_running(c))
+		return 1;
+	if (timeout < 0)
+		timeout = (int)skiff_json_int(c->config, "StopTimeout", 10);
+	c->manual_stop = true;
+	save_state(c);
+	w = waiter_add(d, c, SKIFF_WAIT_NEXT_EXIT, cb, data);
+	if (!w)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	*handle = w;
+	r = send_signal(d, c, sig, err);
+	if (r < 0 && timeout != 0)
+		log_warn("container %.12s: stop signal: %s", c->id, err->msg);
+	if (c->status == SKIFF_CTR_PAUSED)
+		skiff_cgroup_freeze(&d->cgroups, c->id, false, NULL);
+	if (!c->rt->kill_timer)
+		c->rt->kill_timer = evtimer_new(d->base, kill_timeout, c);
+	if (c->rt->kill_timer) {
+		struct timeval tv = { .tv_sec = timeout > 0 ? timeout : 0 };
+		evtimer_add(c->rt->kill_timer, &tv);
+	}
+	return 0;
+}
+
+int skiff_container_restart(struct skiff_daemon *d, struct skiff_ctr *c, const char *signal, int timeout,
+			    skiff_ctr_done_fn cb, void *data, void **handle, struct skiff_error *err)
+{
+	int r = skiff_container_stop(d, c, signal, timeout, NULL, NULL, handle, err);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		r = skiff_container_start(d, c, err);
+		if (r < 0)
+			return r;
+		skiff_container_event(d, c, "restart", NULL);
+		return 1;
+	}
+	/* turn the stop waiter into a restart waiter */
+	struct waiter *w = *handle;
+	w->restart = true;
+	w->cb = cb;
+	w->data = data;
+	return 0;
+}
+
+/* ---- remove, rename, pause ----------------------------------------------- */
+
+static void do_remove(struct skiff_daemon *d, struct skiff_ctr *c)
+{
+	struct skiff_error err = { 0 };
+
+	c->status = SKIFF_CTR_REMOVING;
+	cancel_restart_timer(c);
+	if (d->monitor && skiff_monitor_forget(d->monitor, c->id, &err) < 0)
+		log_debug("container %.12s: forget: %s", c->id, err.msg);
+	skiff_rm_rf(c->dir);
+	table_del(d->containers, c);
+	skiff_container_event(d, c, "destroy", NULL);
+	fire_waiters(d, c, true, true);
+	ctr_free(c);
+}
+
+int skiff_container_remove(struct skiff_daemon *d, struct skiff_ctr *c, bool force, struct skiff_error *err)
+{
+	if (c->status == SKIFF_CTR_REMOVING)
+		return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY, "removal of container %s is already in progress",
+				       c->name + 1);
+	if (skiff_ctr_is_running(c)) {
+		if (!force)
+			return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY,
+					       "cannot remove container \"%s\": container is %s: stop the container before "
+					       "removing or force remove",
+					       c->name, c->status == SKIFF_CTR_PAUSED ? "paused" : "running");
+		/* the exit arrives later: remove once it does */
+		c->manual_stop = true;
+		c->rt->remove_pending = true;
+		c->rt->attaches = 0;
+		int r = send_signal(d, c, SIGKILL, err);
+		if (c->status == SKIFF_CTR_PAUSED)
+			skiff_cgroup_freeze(&d->cgroups, c->id, false, NULL);
+		if (r == 0) {
+			c->status = SKIFF_CTR_REMOVING;
+			save_state(c);
+			return 0;
+		}
+		/* the monitor does not know it: treat it as exited */
+	}
+	do_remove(d, c);
+	return 0;
+}
+
+int skiff_container_rename(struct skiff_daemon *d, struct skiff_ctr *c, const char *name, struct skiff_error *err)
+{
+	char full[300];
+	struct skiff_ctr *o;
+	char *old;
+
+	if (!name || !*name)
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "Neither old nor new names may be empty");
+	if (!skiff_name_valid(name))
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+				       "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name);
+	snprintf(full, sizeof(full), "%s%s", name[0] == '/' ? "" : "/", name);
+	if (!strcmp(full, c->name))
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "Renaming a container with the same name as its current name");
+	o = find_by_name(d->containers, full);
+	if (o)
+		return skiff_error_set(err, SKIFF_ECONFLICT, EEXIST,
+				       "Error when allocating new name: Conflict. The container name \"%s\" is already in use "
+				       "by container \"%s\". You have to remove (or rename) that container to be able to "
+				       "reuse that name.",
+				       full, o->id);
+	old = c->name;
+	c->name = strdup(full);
+	if (!c->name) {
+		c->name = old;
+		return -ENOMEM;
+	}
+	if (save_config(c) < 0) {
+		free(c->name);
+		c->name = old;
+		return skiff_error_set(err, SKIFF_EINTERNAL, EIO, "saving container '%s'", full);
+	}
+	skiff_container_event(d, c, "rename", json_pack("{s:s}", "oldName", old));
+	free(old);
+	return 0;
+}
+
+int skiff_container_pause(struct skiff_daemon *d, struct skiff_ctr *c, bool pause, struct skiff_error *err)
+{
+	int r;
+	if (pause) {
+		if (c->status == SKIFF_CTR_PAUSED)
+			return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY, "Container %s is already paused", c->id);
+		if (c->status != SKIFF_CTR_RUNNING)
+			return skiff_error_set(err, SKIFF_ECONFLICT, ESRCH, "Container %s is not running", c->id);
+	} else if (c->status != SKIFF_CTR_PAUSED) {
+		return skiff_error_set(err, SKIFF_ECONFLICT, EINVAL, "Container %s is not paused", c->id);
+	}
+	r = skiff_cgroup_freeze(&d->cgroups, c->id, pause, err);
+	if (r < 0)
+		return r;
+	c->status = pause ? SKIFF_CTR_PAUSED : SKIFF_CTR_RUNNING;
+	save_state(c);
+	skiff_container_event(d, c, pause ? "pause" : "unpause", NULL);
+	return 0;
+}
+
+/* ---- exits and restart policies ------------------------------------------ */
+
+static void restart_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct skiff_ctr *c = arg;
+	struct skiff_daemon *d = c->rt->d;
+	struct skiff_error err = { 0 };
+	(void)fd, (void)what;
+
+	cancel_restart_timer(c);
+	if (c->status != SKIFF_CTR_RESTARTING)
+		return;
+	c->status = SKIFF_CTR_EXITED;
+	if (do_start(d, c, &err) < 0) {
+		log_warn("container %.12s: restart failed: %s", c->id, err.msg);
+		save_state(c);
+		return;
+	}
+	skiff_container_event(d, c, "restart", NULL);
+}
+
+static void schedule_restart(struct skiff_daemon *d, struct skiff_ctr *c, double ran)
+{
+	int64_t ms = skiff_restart_next_delay(&c->rt->rs, ran);
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	c->status = SKIFF_CTR_RESTARTING;
+	c->restart_count++;
+	save_state(c);
+	cancel_restart_timer(c);
+	c->rt->restart_timer = evtimer_new(d->base, restart_fire, c);
+	if (c->rt->restart_timer)
+		evtimer_add(c->rt->restart_timer, &tv);
+}
+
+static void maybe_auto_remove(struct skiff_daemon *d, struct skiff_ctr *c)
+{
+	if (c->rt->attaches > 0)
+		return; /* the last attach session ending removes it */
+	do_remove(d, c);
+}
+
+static void handle_exit(struct skiff_daemon *d, struct skiff_ctr *c, int code, bool oom, const char *finished,
+			bool daemon_start)
+{
+	double ran;
+
+	if (c->rt->kill_timer)
+		evtimer_del(c->rt->kill_timer);
+	c->exit_code = code;
+	c->oom_killed = oom;
+	c->pid = 0;
+	if (!finished || skiff_time_parse(finished, &c->finished_at) < 0)
+		c->finished_at = skiff_now();
+	ran = (double)(c->finished_at.tv_sec - c->started_at.tv_sec);
+	c->status = SKIFF_CTR_EXITED;
+	save_state(c);
+	if (oom)
+		skiff_container_event(d, c, "oom", NULL);
+	{
+		json_t *a = json_sprintf_attr("exitCode", code);
+		json_object_set_new(a, "execDuration", json_sprintf("%.0f", ran > 0 ? ran : 0));
+		skiff_container_event(d, c, "die", a);
+	}
+	if (c->rt->remove_pending) {
+		do_remove(d, c);
+		return;
+	}
+	if (skiff_restart_should(c->host_config, code, c->restart_count, c->manual_stop, daemon_start)) {
+		fire_waiters(d, c, true, false);
+		schedule_restart(d, c, ran);
+		return;
+	}
+	fire_waiters(d, c, true, false);
+	/* a waiter may have removed or restarted it */
+	if (find_by_id(d->containers, c->id) != c || c->status != SKIFF_CTR_EXITED)
+		return;
+	if (skiff_json_bool(c->host_config, "AutoRemove", false)) {
+		c->rt->remove_pending = true;
+		maybe_auto_remove(d, c);
+	}
+}
+
+static void on_exit_cb(const struct skiff_monitor_exit *ex, void *data)
+{
+	struct skiff_daemon *d = data;
+	struct skiff_ctr *c = d->containers ? find_by_id(d->containers, ex->id) : NULL;
+	struct timespec fin;
+
+	if (!c)
+		return;
+	if (!skiff_ctr_is_running(c) && c->status != SKIFF_CTR_REMOVING)
+		return; /* already accounted for (reconcile read exit.json) */
+	/* an exit of an earlier run replayed on reconnect */
+	if (ex->finished_at && skiff_time_parse(ex->finished_at, &fin) == 0 && fin.tv_sec &&
+	    (fin.tv_sec < c->started_at.tv_sec ||
+	     (fin.tv_sec == c->started_at.tv_sec && fin.tv_nsec < c->started_at.tv_nsec)))
+		return;
+	handle_exit(d, c, ex->exit_code, ex->oom_killed, ex->finished_at, false);
+}
+
+void skiff_container_attach_ref(struct skiff_ctr *c)
+{
+	c->rt->attaches++;
+}
+
+void skiff_container_attach_unref(struct skiff_daemon *d, const char *id)
+{
+	struct skiff_ctr *c = d->containers ? find_by_id(d->containers, id) : NULL;
+	if (!c)
+		return;
+	if (c->rt->attaches > 0)
+		c->rt->attaches--;
+	if (!c->rt->attaches && c->rt->remove_pending && c->status == SKIFF_CTR_EXITED)
+		do_remove(d, c);
+}
+
+/* ---- ps and inspect -------------------------------------------------------- */
+
+static const char *net_name(const struct skiff_ctr *c)
+{
+	const char *m = skiff_json_str(c->host_config, "NetworkMode", "bridge");
+	return !strcmp(m, "default") ? "bridge" : m;
+}
+
+static json_t *endpoint_json(void)
+{
+	return json_pack("{s:n, s:n, s:n, s:s, s:n, s:i, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}",
+			 "IPAMConfig", "Links", "Aliases", "MacAddress", "", "DriverOpts", "GwPriority", 0,
+			 "NetworkID", "", "EndpointID", "", "Gateway", "", "IPAddress", "", "IPPrefixLen", 0,
+			 "IPv6Gateway", "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DNSNames");
+}
+
+static json_t *networks_json(const struct skiff_ctr *c)
+{
+	json_t *n = json_object();
+	if (strncmp(net_name(c), "container:", 10))
+		json_object_set_new(n, net_name(c), endpoint_json());
+	return n;
+}
+
+static _Thread_local uint64_t du_total;
+static int du_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		du_total += (uint64_t)st->st_size;
+	return 0;
+}
+
+static int64_t dir_size(const char *dir)
+{
+	du_total = 0;
+	if (nftw(dir, du_cb, 32, FTW_PHYS | FTW_MOUNT) < 0)
+		return 0;
+	return (int64_t)du_total;
+}
+
+static void add_sizes(struct skiff_daemon *d, const struct skiff_ctr *c, json_t *o)
+{
+	_cleanup_free_ char *upper = ctr_file(c, "upper");
+	_cleanup_strv_ char **lower = NULL;
+	_cleanup_json_ json_t *cfg = NULL;
+	int64_t rw = upper ? dir_size(upper) : 0, ro = 0;
+
+	if (d->images && skiff_image_runtime(d->images, c->image_id, &cfg, &lower, NULL) == 0)
+		for (char **l = lower; l && *l; l++)
+			ro += dir_size(*l);
+	json_object_set_new(o, "SizeRw", json_integer(rw));
+	json_object_set_new(o, "SizeRootFs", json_integer(rw + ro));
+}
+
+static json_t *ps_entry(struct skiff_daemon *d, const struct skiff_ctr *c, const struct timespec *now, bool size)
+{
+	char status[128];
+	json_t *labels = json_object_get(c->config, "Labels");
+	json_t *o;
+
+	skiff_ctr_status_string(c, now, status, sizeof(status));
+	o = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, s:{s:o}, s:O}", "Id", c->id,
+		      "Names", c->name, "Image", c->image, "ImageID", c->image_id, "Command", c->command, "Created",
+		      (json_int_t)c->created.tv_sec, "Ports", "Labels", json_is_object(labels) ? labels : json_null(),
+		      "State", skiff_ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
+		      net_name(c), "NetworkSettings", "Networks", networks_json(c), "Mounts", c->mounts);
+	if (o && size)
+		add_sizes(d, c, o);
+	return o;
+}
+
+static int created_of(struct skiff_daemon *d, const json_t *filters, const char *key, struct timespec *out,
+		      struct skiff_error *err)
+{
+	json_t *v = json_object_get(filters, key);
+	struct skiff_ctr *c;
+	if (!json_array_size(v))
+		return 0;
+	c = skiff_container_find(d, json_string_value(json_array_get(v, 0)), err);
+	if (!c)
+		return -ENOENT;
+	*out = c->created;
+	return 1;
+}
+
+json_t *skiff_container_list_json(struct skiff_daemon *d, bool all, int limit, bool size, const json_t *filters,
+				  struct skiff_error *err)
+{
+	struct skiff_containers *cs = d->containers;
+	struct timespec now = skiff_now(), before, since;
+	int hb, hs;
+	json_t *out;
+
+	if (filters && skiff_ps_filters_check(filters, false, err) < 0)
+		return NULL;
+	hb = created_of(d, filters, "before", &before, err);
+	if (hb < 0)
+		return NULL;
+	hs = created_of(d, filters, "since", &since, err);
+	if (hs < 0)
+		return NULL;
+	if (limit > 0)
+		all = true;
+	/* Docker: a status filter other than running implies all */
+	if (json_array_size(json_object_get(filters, "status")) || json_array_size(json_object_get(filters, "exited")))
+		all = true;
+	out = json_array();
+	for (size_t i = cs ? cs->n : 0; i-- > 0;) {
+		struct skiff_ctr *c = cs->v[i];
+		if (!all && !skiff_ctr_is_running(c) && c->status != SKIFF_CTR_RESTARTING)
+			continue;
+		if (filters && !skiff_ps_filters_match(filters, c, hb ? &before : NULL, hs ? &since : NULL, &now))
+			continue;
+		json_array_append_new(out, ps_entry(d, c, &now, size));
+		if (limit > 0 && (int)json_array_size(out) >= limit)
+			break;
+	}
+	return out;
+}
+
+static json_t *inspect_mounts(const struct skiff_ctr *c)
+{
+	return json_deep_copy(c->mounts);
+}
+
+json_t *skiff_container_inspect_json(struct skiff_daemon *d, struct skiff_ctr *c, bool size)
+{
+	char created[40], started[40], finished[40];
+	_cleanup_free_ char *resolv = ctr_file(c, "resolv.conf"), *hostname = ctr_file(c, "hostname");
+	_cleanup_free_ char *hosts = ctr_file(c, "hosts"), *log = skiff_container_log_path(c);
+	_cleanup_free_ char *upper = ctr_file(c, "upper"), *work = ctr_file(c, "work");
+	_cleanup_free_ char *merged = ctr_file(c, "merged"), *lowerdir = NULL;
+	_cleanup_strv_ char **lower = NULL;
+	_cleanup_json_ json_t *imgcfg = NULL;
+	bool running = skiff_ctr_is_running(c);
+	const char *health = NULL;
+	json_t *o, *state, *ns;
+	(void)health;
+
+	skiff_time_format(&c->created, created);
+	skiff_time_format(&c->started_at, started);
+	skiff_time_format(&c->finished_at, finished);
+	if (d->images && skiff_image_runtime(d->images, c->image_id, &imgcfg, &lower, NULL) == 0) {
+		size_t len = 1;
+		for (char **l = lower; l && *l; l++)
+			len += strlen(*l) + 1;
+		lowerdir = calloc(1, len);
+		for (char **l = lower; lowerdir && l && *l; l++) {
+			if (l != lower)
+				strcat(lowerdir, ":");
+			strcat(lowerdir, *l);
+		}
+	}
+	state = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status",
+			  skiff_ctr_status_name(c->status), "Running", running || c->status == SKIFF_CTR_RESTARTING,
+			  "Paused", c->status == SKIFF_CTR_PAUSED, "Restarting", c->status == SKIFF_CTR_RESTARTING,
+			  "OOMKilled", c->oom_killed, "Dead", c->status == SKIFF_CTR_DEAD, "Pid", running ? c->pid : 0,
+			  "ExitCode", c->exit_code, "Error", c->error ? c->error : "", "StartedAt", started,
+			  "FinishedAt", finished);
+	ns = json_pack("{s:s, s:s, s:s, s:{}, s:s, s:n, s:n, s:s, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:o}", "Bridge",
+		       "", "SandboxID", running ? c->id : "", "SandboxKey",
+		       "", "Ports", "HairpinMode", "", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
+		       "EndpointID", "", "Gateway", "", "GlobalIPv6PrefixLen", 0, "GlobalIPv6Address", "", "IPAddress",
+		       "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "", "Networks", networks_json(c));
+	if (running && c->pid > 0)
+		json_object_set_new(ns, "SandboxKey", json_sprintf("/proc/%d/ns/net", c->pid));
+	o = json_pack("{s:s, s:s, s:s, s:O, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:n,"
+		      " s:O, s:{s:{s:s*, s:s, s:s, s:s}, s:s}, s:o, s:O, s:o}",
+		      "Id", c->id, "Created", created, "Path", c->path, "Args", c->args, "State", state, "Image",
+		      c->image_id, "ResolvConfPath", resolv, "HostnamePath", hostname, "HostsPath", hosts, "LogPath",
+		      log, "Name", c->name, "RestartCount", c->restart_count, "Driver", "overlay2", "Platform",
+		      "linux", "MountLabel", "", "ProcessLabel", "", "AppArmorProfile", "", "ExecIDs", "HostConfig",
+		      c->host_config, "GraphDriver", "Data", "LowerDir", lowerdir, "MergedDir", merged, "UpperDir",
+		      upper, "WorkDir", work, "Name", "overlay2", "Mounts", inspect_mounts(c), "Config", c->config,
+		      "NetworkSettings", ns);
+	if (o && size)
+		add_sizes(d, c, o);
+	return o;
+}
+
+json_t *skiff_container_prune(struct skiff_daemon *d, const json_t *filters, struct skiff_error *err)
+{
+	struct skiff_containers *cs = d->containers;
+	struct timespec now = skiff_now();
+	json_t *deleted = json_array();
+	int64_t reclaimed = 0;
+
+	if (filters && skiff_ps_filters_check(filters, true, err) < 0) {
+		json_decref(deleted);
+		return NULL;
+	}
+	for (size_t i = cs ? cs->n : 0; i-- > 0;) {
+		struct skiff_ctr *c = cs->v[i];
+		if (i >= cs->n)
+			continue;
+		if (c->status != SKIFF_CTR_CREATED && c->status != SKIFF_CTR_EXITED && c->status != SKIFF_CTR_DEAD)
+			continue;
+		if (filters && !skiff_ps_filters_match(filters, c, NULL, NULL, &now))
+			continue;
+		_cleanup_free_ char *upper = ctr_file(c, "upper");
+		reclaimed += upper ? dir_size(upper) : 0;
+		json_array_append_new(deleted, json_string(c->id));
+		do_remove(d, c);
+	}
+	return json_pack("{s:o, s:I}", "ContainersDeleted", deleted, "SpaceReclaimed", (json_int_t)reclaimed);
+}
+
+/* ---- top -------------------------------------------------------------------- */
+
+static json_t *split_fields(char *line, int nfields)
+{
+	json_t *row = json_array();
+	char *p = line;
+	for (int i = 0; *p; i++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		if (nfields > 0 && i == nfields - 1) {
+			json_array_append_new(row, json_string(p)); /* the command keeps its spaces */
+			break;
+		}
+		char *s = p;
+		while (*p && *p != ' ')
+			p++;
+		if (*p)
+			*p++ = '\0';
+		json_array_append_new(row, json_string(s));
+	}
+	return row;
+}
+
+int skiff_container_top(struct skiff_daemon *d, struct skiff_ctr *c, const char *ps_args, json_t **out,
+			struct skiff_error *err)
+{
+	_cleanup_free_ int *pids = NULL;
+	_cleanup_free_ char *cmd = NULL, *line = NULL;
+	_cleanup_json_ json_t *titles = NULL, *procs = json_array();
+	size_t npids = 0, cap = 0;
+	int pid_col = -1, r;
+	FILE *f;
+
+	if (!skiff_ctr_is_running(c))
+		return skiff_error_set(err, SKIFF_ECONFLICT, ESRCH, "Container %s is not running", c->id);
+	if (!ps_args || !*ps_args)
+		ps_args = "-ef";
+	/* the args go through a shell: allow only what ps flags are made of */
+	if (strspn(ps_args, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_,=% ") != strlen(ps_args))
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid ps arguments: %s", ps_args);
+	r = skiff_cgroup_pids(&d->cgroups, c->id, &pids, &npids);
+	if (r < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "listing the processes of container '%s'", c->name + 1);
+	if (asprintf(&cmd, "ps %s 2>&1", ps_args) < 0)
+		return -ENOMEM;
+	f = popen(cmd, "r");
+	if (!f)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "running ps");
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!titles) {
+			titles = split_fields(line, 0);
+			for (size_t i = 0; i < json_array_size(titles); i++)
+				if (!strcmp(json_string_value(json_array_get(titles, i)), "PID"))
+					pid_col = (int)i;
+			if (pid_col < 0) {
+				pclose(f);
+				return skiff_error_set(err, SKIFF_EINTERNAL, EINVAL,
+						       "Couldn't find PID field in ps output");
+			}
+			continue;
+		}
+		json_t *row = split_fields(line, (int)json_array_size(titles));
+		int pid = atoi(json_string_value(json_array_get(row, (size_t)pid_col)) ?: "0");
+		bool mine = false;
+		for (size_t i = 0; i < npids; i++)
+			mine |= pids[i] == pid;
+		if (mine)
+			json_array_append_new(procs, row);
+		else
+			json_decref(row);
+	}
+	r = pclose(f);
+	if (!titles || (WIFEXITED(r) && WEXITSTATUS(r) != 0 && !json_array_size(procs)))
+		return skiff_error_set(err, SKIFF_EINTERNAL, EINVAL, "ps failed: %s", titles ? "" : "no output");
+	*out = json_pack("{s:O, s:O}", "Titles", titles, "Processes", procs);
+	return 0;
+}
+
+/* ---- init, shutdown, counts -------------------------------------------------- */
+
+static struct skiff_ctr *load_one(struct skiff_containers *cs, const char *id)
+{
+	_cleanup_json_ json_t *cfg = NULL, *st = NULL;
+	_cleanup_free_ char *dir = NULL, *cfgp = NULL, *stp = NULL;
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c;
+
+	if (asprintf(&dir, "%s/%s", cs->root, id) < 0)
+		return NULL;
+	cfgp = skiff_path_join(dir, "config.v2.json");
+	stp = skiff_path_join(dir, "state.json");
+	if (!cfgp || !stp)
+		return NULL;
+	if (skiff_json_read_file(cfgp, &cfg) < 0) {
+		/* half-made by a create that crashed: nothing to keep */
+		log_warn("container dir %s has no config: removing it", id);
+		skiff_rm_rf(dir);
+		return NULL;
+	}
+	skiff_json_read_file(stp, &st);
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->rt = calloc(1, sizeof(*c->rt)))) {
+		free(c);
+		return NULL;
+	}
+	c->rt->d = cs->d;
+	c->dir = TAKE_PTR(dir);
+	if (skiff_ctr_from_json(c, cfg, st, &err) < 0 || strcmp(c->id, id)) {
+		log_warn("container %.12s: %s: skipped", id, err.msg[0] ? err.msg : "id mismatch");
+		ctr_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void reconcile(struct skiff_daemon *d, json_t *running)
+{
+	struct skiff_containers *cs = d->containers;
+	/* copy: restarts may reorder nothing, but removals would */
+	size_t n = cs->n;
+	_cleanup_free_ struct skiff_ctr **v = malloc(n * sizeof(*v) + 1);
+	if (!v)
+		return;
+	memcpy(v, cs->v, n * sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		struct skiff_ctr *c = v[i];
+		json_t *r = json_object_get(running, c->id);
+		if (r) {
+			c->pid = (int)skiff_json_int(r, "pid", c->pid);
+			if (c->status != SKIFF_CTR_PAUSED)
+				c->status = SKIFF_CTR_RUNNING;
+			continue;
+		}
+		bool was_running = skiff_ctr_is_running(c) || c->status == SKIFF_CTR_RESTARTING ||
+				   c->status == SKIFF_CTR_REMOVING;
+		if (was_running) {
+			_cleanup_json_ json_t *ex = NULL;
+			_cleanup_free_ char *p = ctr_file(c, "exit.json");
+			int code = 255;
+			const char *fin = NULL;
+			bool oom = false;
+			if (p && skiff_json_read_file(p, &ex) == 0) {
+				code = (int)skiff_json_int(ex, "ExitCode", 255);
+				fin = skiff_json_str(ex, "FinishedAt", NULL);
+				oom = skiff_json_bool(ex, "OOMKilled", false);
+			}
+			c->status = SKIFF_CTR_RUNNING; /* so handle_exit accounts it */
+			handle_exit(d, c, code, oom, fin, true);
+			continue;
+		}
+		if (c->status == SKIFF_CTR_EXITED && c->has_been_started &&
+		    skiff_restart_should(c->host_config, c->exit_code, c->restart_count, c->manual_stop, true)) {
+			struct skiff_error err = { 0 };
+			if (do_start(d, c, &err) < 0)
+				log_warn("container %.12s: restart at daemon start: %s", c->id, err.msg);
+		}
+	}
+}
+
+int skiff_containers_init(struct skiff_daemon *d, struct skiff_error *err)
+{
+	struct skiff_containers *cs = calloc(1, sizeof(*cs));
+	_cleanup_closedir_ DIR *dir = NULL;
+	_cleanup_json_ json_t *running = NULL;
+	struct dirent *de;
+	static struct skiff_monitor_ops ops = { .on_exit = on_exit_cb };
+	int r;
+
+	if (!cs)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	cs->d = d;
+	d->containers = cs;
+	if (asprintf(&cs->root, "%s/containers", d->data_root) < 0)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	r = skiff_mkdir_p(cs->root, 0710);
+	if (r < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating '%s'", cs->root);
+	dir = opendir(cs->root);
+	if (!dir)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening '%s'", cs->root);
+	while ((de = readdir(dir))) {
+		struct skiff_ctr *c;
+		if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
+			continue;
+		c = load_one(cs, de->d_name);
+		if (c && table_add(cs, c) < 0)
+			ctr_free(c);
+	}
+	ops.data = d;
+	r = skiff_monitor_connect(d->base, d->monitor_bin, d->exec_root, d->data_root, &ops, &d->monitor, err);
+	if (r < 0)
+		return skiff_error_wrap(err, "connecting to the monitor");
+	r = skiff_monitor_list(d->monitor, &running, err);
+	if (r < 0)
+		return skiff_error_wrap(err, "listing running containers");
+	reconcile(d, running);
+	return 0;
+}
+
+void skiff_containers_shutdown(struct skiff_daemon *d)
+{
+	struct skiff_containers *cs = d->containers;
+	if (!cs)
+		return;
+	for (size_t i = 0; i < cs->n; i++) {
+		save_state(cs->v[i]);
+		ctr_free(cs->v[i]);
+	}
+	while (cs->waiters) {
+		struct waiter *w = cs->waiters;
+		cs->waiters = w->next;
+		free(w);
+	}
+	if (d->monitor) {
+		skiff_monitor_free(d->monitor);
+		d->monitor = NULL;
+	}
+	free(cs->v);
+	free(cs->root);
+	free(cs);
+	d->containers = NULL;
+}
+
+bool skiff_containers_use_image(struct skiff_daemon *d, const char *image_id)
+{
+	struct skiff_containers *cs = d->containers;
+	for (size_t i = 0; cs && i < cs->n; i++)
+		if (!strcmp(cs->v[i]->image_id, image_id))
+			return true;
+	return false;
+}
+
+void skiff_containers_count(struct skiff_daemon *d, int *total, int *running, int *paused, int *stopped)
+{
+	struct skiff_containers *cs = d->containers;
+	int t = 0, r = 0, p = 0, s = 0;
+	for (size_t i = 0; cs && i < cs->n; i++) {
+		t++;
+		if (cs->v[i]->status == SKIFF_CTR_PAUSED)
+			p++;
+		else if (cs->v[i]->status == SKIFF_CTR_RUNNING || cs->v[i]->status == SKIFF_CTR_RESTARTING)
+			r++;
+		else
+			s++;
+	}
+	if (total)
+		*total = t;
+	if (running)
+		*running = r;
+	if (paused)
+		*paused = p;
+	if (stopped)
+		*stopped = s;
+}
