@@ -116,7 +116,7 @@ static pid_t ppid_of(pid_t pid)
 
 static int make_rootfs(const char *dir)
 {
-	static const char *const applets[] = { "sh", "echo", "cat", "sleep", "true", "ls", "kill" };
+	static const char *const applets[] = { "sh", "echo", "cat", "sleep", "true", "ls", "kill", "stty" };
 	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "%s/bin", dir);
 	if (skiff_mkdir_p(p, 0755) < 0)
@@ -318,7 +318,7 @@ TEST_F(mon, kill_gives_128_plus_signal)
 {
 	char id[65];
 	struct skiff_error err = { 0 };
-	_cleanup_json_ json_t *spec = make_spec(self, id, "sleep 100", false, false);
+	_cleanup_json_ json_t *spec = make_spec(self, id, "while true; do sleep 0.1; done", false, false);
 	int code = -1;
 
 	ASSERT_EQ(0, skiff_monitor_spawn(self->m, spec, NULL, &err)) TH_LOG("%s", err.msg);
@@ -344,11 +344,37 @@ TEST_F(mon, spawn_failure_reports_exit_code)
 	EXPECT_EQ(127, skiff_monitor_spawn_exit_code(&err));
 }
 
+TEST_F(mon, tty_resize_and_output)
+{
+	char id[65];
+	struct skiff_error err = { 0 };
+	struct skiff_attach *a = NULL;
+	struct skiff_attach_ops aops = { on_stdin_cb, on_output_cb, on_end_cb, &self->s };
+	_cleanup_json_ json_t *spec = make_spec(self, id, "read x; stty size; exit 5", true, false);
+
+	json_object_set_new(spec, "tty", json_true());
+	ASSERT_EQ(0, skiff_monitor_attach(self->m, id, true, &aops, &a, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, skiff_monitor_spawn(self->m, spec, NULL, &err)) TH_LOG("%s", err.msg);
+	ASSERT_TRUE(loop_until(self->base, &self->s.got_stdin, 5000));
+	ASSERT_LE(0, self->s.stdin_fd);
+	ASSERT_EQ(0, skiff_monitor_resize(self->m, id, 31, 101, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(1, write(self->s.stdin_fd, "\n", 1));
+	ASSERT_TRUE(loop_until(self->base, &self->s.ended, 5000));
+	EXPECT_NE(NULL, strstr(self->s.out, "31 101\r\n")) TH_LOG("out: %s", self->s.out);
+	EXPECT_EQ(0, self->s.errlen); /* a tty has one stream */
+	close(self->s.stdin_fd);
+	ASSERT_TRUE(loop_until_exits(self->base, &self->s, 1, 5000));
+	EXPECT_EQ(5, self->s.exit_code);
+	EXPECT_GT(0, skiff_monitor_resize(self->m, id, 1, 1, &err)); /* gone */
+	skiff_attach_close(a);
+}
+
 TEST_F(mon, skiffd_dies_and_reconnects)
 {
 	char a_id[65], b_id[65];
 	struct skiff_error err = { 0 };
-	_cleanup_json_ json_t *a = make_spec(self, a_id, "sleep 100", false, false);
+	/* pid 1 ignores signals it has no handler for */
+	_cleanup_json_ json_t *a = make_spec(self, a_id, "trap 'exit 143' TERM; while true; do sleep 0.1; done", false, false);
 	_cleanup_json_ json_t *b = make_spec(self, b_id, "sleep 0.3; exit 7", false, false);
 	struct skiff_monitor_ops ops = { .on_exit = on_exit_cb, .data = &self->s };
 	pid_t mpid = read_pidfile(self->exec_root);
