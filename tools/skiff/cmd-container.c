@@ -374,7 +374,9 @@ static int create_container(struct cli *cli, struct cli_opts *o, bool run, json_
 	json_t *res = NULL;
 	int r = cli_call(cli, "POST", path, body, &res);
 	if (r < 0 && cli->err.status == 404 && strstr(cli->err.msg, "image")) {
-		fprintf(stderr, "Unable to find image '%s' locally\n", o->argv[0]);
+		const char *img = o->argv[0], *sl = strrchr(img, '/');
+		bool tagged = strchr(sl ? sl : img, ':') || strchr(img, '@');
+		fprintf(stderr, "Unable to find image '%s%s' locally\n", img, tagged ? "" : ":latest");
 		if (pull_image(cli, o->argv[0]) < 0)
 			return -ENOENT;
 		r = cli_call(cli, "POST", path, body, &res);

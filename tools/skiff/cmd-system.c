@@ -1,5 +1,6 @@
 /* System verbs: version, info, events — the daemon's identity, a
  * docker-like summary of /info, and the live event stream. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,7 @@ static int cmd_version(struct cli *cli, struct cli_opts *o)
 		json_t *v;
 		json_object_foreach(json_object_get(c, "Details"), k, v)
 		{
-			int pad = 16 - (int)strlen(k);
+			int pad = 17 - (int)strlen(k);
 			printf("  %s:%*s%s\n", k, pad > 0 ? pad : 1, "", json_is_string(v) ? json_string_value(v) : "");
 		}
 	}
@@ -103,7 +104,8 @@ static const struct {
 } info_rows[] = {
 	{ "Server Version", "ServerVersion" }, { "Storage Driver", "Driver" },
 	{ "Logging Driver", "LoggingDriver" }, { "Cgroup Driver", "CgroupDriver" },
-	{ "Cgroup Version", "CgroupVersion" }, { "Kernel Version", "KernelVersion" },
+	{ "Cgroup Version", "CgroupVersion" }, { "Init Binary", "InitBinary" },
+	{ NULL, "SecurityOptions" }, { "Kernel Version", "KernelVersion" },
 	{ "Operating System", "OperatingSystem" }, { "OSType", "OSType" },
 	{ "Architecture", "Architecture" }, { "CPUs", "NCPU" },
 };
@@ -114,6 +116,8 @@ static const struct {
 	{ "Name", "Name" }, { "ID", "ID" }, { "Docker Root Dir", "DockerRootDir" },
 	{ "Debug Mode", "Debug" }, { "Experimental", "ExperimentalBuild" }, { "Live Restore Enabled", "LiveRestoreEnabled" },
 };
+/* docker prints these two even when the daemon leaves them out */
+static const char *const info_false_defaults[] = { "ExperimentalBuild", "LiveRestoreEnabled" };
 
 static void print_info_value(const char *label, json_t *v)
 {
@@ -125,6 +129,33 @@ static void print_info_value(const char *label, json_t *v)
 		printf(" %s: %lld\n", label, (long long)json_integer_value(v));
 	else if (json_is_boolean(v))
 		printf(" %s: %s\n", label, json_is_true(v) ? "true" : "false");
+}
+
+/* "name=seccomp,profile=builtin" → "  seccomp" + "   Profile: builtin" like docker */
+static void print_security_options(json_t *sec)
+{
+	if (!json_array_size(sec))
+		return;
+	printf(" Security Options:\n");
+	size_t i;
+	json_t *s;
+	json_array_foreach(sec, i, s)
+	{
+		_cleanup_free_ char *copy = strdup(json_string_value(s) ? json_string_value(s) : "");
+		char *save = NULL;
+		for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(kv, '=');
+			if (!eq) {
+				printf("  %s\n", kv);
+			} else if (!strncmp(kv, "name=", 5)) {
+				printf("  %s\n", eq + 1);
+			} else {
+				*eq = 0;
+				kv[0] = toupper((unsigned char)kv[0]);
+				printf("   %s: %s\n", kv, eq + 1);
+			}
+		}
+	}
 }
 
 static int cmd_info(struct cli *cli, struct cli_opts *o)
@@ -149,23 +180,22 @@ static int cmd_info(struct cli *cli, struct cli_opts *o)
 	       (long long)skiff_json_int(info, "ContainersPaused", 0),
 	       (long long)skiff_json_int(info, "ContainersStopped", 0));
 	printf(" Images: %lld\n", (long long)skiff_json_int(info, "Images", 0));
-	for (size_t i = 0; i < ARRAY_SIZE(info_rows); i++)
-		print_info_value(info_rows[i].label, json_object_get(info, info_rows[i].key));
-	json_t *sec = json_object_get(info, "SecurityOptions");
-	if (json_array_size(sec)) {
-		printf(" Security Options:\n");
-		size_t i;
-		json_t *s;
-		json_array_foreach(sec, i, s) printf("  %s\n", json_string_value(s) ? json_string_value(s) : "");
+	for (size_t i = 0; i < ARRAY_SIZE(info_rows); i++) {
+		if (!info_rows[i].label)
+			print_security_options(json_object_get(info, info_rows[i].key));
+		else
+			print_info_value(info_rows[i].label, json_object_get(info, info_rows[i].key));
 	}
 	print_bytes_binary("Total Memory", skiff_json_int(info, "MemTotal", 0));
+	for (size_t i = 0; i < ARRAY_SIZE(info_false_defaults); i++)
+		if (!json_object_get(info, info_false_defaults[i]))
+			json_object_set_new(info, info_false_defaults[i], json_false());
 	for (size_t i = 0; i < ARRAY_SIZE(info_rows2); i++)
 		print_info_value(info_rows2[i].label, json_object_get(info, info_rows2[i].key));
 	json_t *warn = json_object_get(info, "Warnings");
 	size_t i;
 	json_t *w;
-	if (json_array_size(warn))
-		putchar('\n');
+	putchar('\n');
 	json_array_foreach(warn, i, w) fprintf(stderr, "%s\n", json_string_value(w) ? json_string_value(w) : "");
 	json_decref(info);
 	return 0;
