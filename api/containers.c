@@ -1,0 +1,754 @@
+/* The containers API: thin handlers over the container manager
+ * (userspace/daemon/container.h). Asynchronous replies (wait, stop,
+ * restart, logs -f) watch req->on_close so a client that goes away
+ * leaves nothing behind; attach hijacks the connection. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "../userspace/daemon/container-config.h"
+#include "../userspace/daemon/container.h"
+#include "../userspace/daemon/daemon.h"
+#include "../userspace/lib/cleanup.h"
+#include "../userspace/lib/json.h"
+#include "../userspace/lib/log.h"
+#include "../userspace/runtime/logfile.h"
+#include "../userspace/runtime/monitor-client.h"
+#include "http.h"
+#include "routes.h"
+
+static struct skiff_ctr *lookup(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = skiff_container_find(req->daemon, req->params[0], &err);
+	if (!c)
+		skiff_http_reply_skiff_error(req, &err);
+	return c;
+}
+
+static void reply_err(struct skiff_http_req *req, struct skiff_error *err)
+{
+	if (!err->status)
+		err->status = SKIFF_EINTERNAL;
+	skiff_http_reply_skiff_error(req, err);
+}
+
+/* ---- create, list, inspect, prune ---------------------------------------- */
+
+static void h_create(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	json_t *reply = NULL;
+	_cleanup_json_ json_t *body = skiff_http_body_json(req, true);
+
+	if (!body)
+		return;
+	if (skiff_container_create(req->daemon, skiff_http_query(req, "name"), body, &reply, &err) < 0)
+		return reply_err(req, &err);
+	skiff_http_reply_json(req, 201, reply);
+}
+
+static void h_list(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	_cleanup_json_ json_t *filters = skiff_http_query_filters(req);
+	const char *limit = skiff_http_query(req, "limit");
+	json_t *out;
+
+	if (!filters)
+		return;
+	out = skiff_container_list_json(req->daemon, skiff_http_query_bool(req, "all", false),
+					limit ? atoi(limit) : -1, skiff_http_query_bool(req, "size", false), filters,
+					&err);
+	if (!out)
+		return reply_err(req, &err);
+	skiff_http_reply_json(req, 200, out);
+}
+
+static void h_inspect(struct skiff_http_req *req)
+{
+	struct skiff_ctr *c = lookup(req);
+	json_t *o;
+	if (!c)
+		return;
+	o = skiff_container_inspect_json(req->daemon, c, skiff_http_query_bool(req, "size", false));
+	if (!o)
+		return skiff_http_reply_error(req, 500, "building the inspect reply of %s failed", c->name + 1);
+	skiff_http_reply_json(req, 200, o);
+}
+
+static void h_prune(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	_cleanup_json_ json_t *filters = skiff_http_query_filters(req);
+	json_t *out;
+	if (!filters)
+		return;
+	out = skiff_container_prune(req->daemon, filters, &err);
+	if (!out)
+		return reply_err(req, &err);
+	skiff_http_reply_json(req, 200, out);
+}
+
+/* ---- simple state changes ------------------------------------------------ */
+
+static void h_start(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	int r;
+	if (!c)
+		return;
+	if (skiff_http_query(req, "checkpoint"))
+		return skiff_http_reply_error(req, 501, "checkpoints are not implemented yet");
+	r = skiff_container_start(req->daemon, c, &err);
+	if (r < 0)
+		return reply_err(req, &err);
+	skiff_http_reply_empty(req, r == 1 ? 304 : 204);
+}
+
+static void h_kill(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	if (!c)
+		return;
+	if (skiff_container_kill(req->daemon, c, skiff_http_query(req, "signal"), &err) < 0)
+		return reply_err(req, &err);
+	skiff_http_reply_empty(req, 204);
+}
+
+static void h_delete(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	if (!c)
+		return;
+	if (skiff_http_query_bool(req, "link", false))
+		return skiff_http_reply_error(req, 400, "links are not supported");
+	if (skiff_container_remove(req->daemon, c, skiff_http_query_bool(req, "force", false), &err) < 0)
+		return reply_err(req, &err);
+	skiff_http_reply_empty(req, 204);
+}
+
+static void h_rename(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	if (!c)
+		return;
+	if (skiff_container_rename(req->daemon, c, skiff_http_query(req, "name"), &err) < 0)
+		return reply_err(req, &err);
+	skiff_http_reply_empty(req, 204);
+}
+
+static void pause_common(struct skiff_http_req *req, bool pause)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	if (!c)
+		return;
+	if (skiff_container_pause(req->daemon, c, pause, &err) < 0)
+		return reply_err(req, &err);
+	skiff_http_reply_empty(req, 204);
+}
+
+static void h_pause(struct skiff_http_req *req)
+{
+	pause_common(req, true);
+}
+
+static void h_unpause(struct skiff_http_req *req)
+{
+	pause_common(req, false);
+}
+
+static void h_resize(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	const char *h = skiff_http_query(req, "h"), *w = skiff_http_query(req, "w");
+	if (!c)
+		return;
+	if (!h || !w || atoi(h) < 0 || atoi(w) < 0)
+		return skiff_http_reply_error(req, 400, "invalid resize parameters: h=%s w=%s", h ? h : "",
+					      w ? w : "");
+	if (!skiff_ctr_is_running(c))
+		return skiff_http_reply_error(req, 409, "Container %s is not running", c->id);
+	if (skiff_monitor_resize(req->daemon->monitor, c->id, atoi(h), atoi(w), &err) < 0)
+		return reply_err(req, &err);
+	skiff_http_reply_data(req, 200, "text/plain", "", 0);
+}
+
+static void h_top(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	json_t *out = NULL;
+	if (!c)
+		return;
+	if (skiff_container_top(req->daemon, c, skiff_http_query(req, "ps_args"), &out, &err) < 0)
+		return reply_err(req, &err);
+	skiff_http_reply_json(req, 200, out);
+}
+
+/* ---- asynchronous: wait, stop, restart ----------------------------------- */
+
+struct pending {
+	struct skiff_http_req *req;
+	struct skiff_daemon *d;
+	void *handle;
+	bool streaming; /* wait: headers already sent */
+};
+
+static void pending_closed(struct skiff_http_req *req, void *data)
+{
+	struct pending *p = data;
+	(void)req;
+	skiff_container_cancel(p->d, p->handle);
+	free(p);
+}
+
+static void wait_write(struct skiff_http_req *req, int code, const char *error)
+{
+	json_t *j = json_pack("{s:i, s:n}", "StatusCode", code, "Error");
+	if (error && *error)
+		json_object_set_new(j, "Error", json_pack("{s:s}", "Message", error));
+	skiff_http_stream_json(req, j);
+	skiff_http_stream_end(req);
+}
+
+static void wait_done(int status, int exit_code, const char *error, void *data)
+{
+	struct pending *p = data;
+	(void)status;
+	p->req->on_close = NULL;
+	wait_write(p->req, exit_code, error);
+	free(p);
+}
+
+static const char *const wait_conds[] = {
+	[SKIFF_WAIT_NOT_RUNNING] = "not-running",
+	[SKIFF_WAIT_NEXT_EXIT] = "next-exit",
+	[SKIFF_WAIT_REMOVED] = "removed",
+};
+
+static void h_wait(struct skiff_http_req *req)
+{
+	const char *cond = skiff_http_query(req, "condition");
+	struct skiff_ctr *c;
+	struct pending *p;
+	int ci = -1, code = 0, r;
+
+	if (!cond || !*cond)
+		cond = "not-running";
+	for (size_t i = 0; i < ARRAY_SIZE(wait_conds); i++)
+		if (!strcmp(wait_conds[i], cond))
+			ci = (int)i;
+	if (ci < 0)
+		return skiff_http_reply_error(req, 400, "invalid condition: \"%s\"", cond);
+	if (!(c = lookup(req)))
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return skiff_http_reply_error(req, 500, "out of memory");
+	p->req = req;
+	p->d = req->daemon;
+	r = skiff_container_wait(req->daemon, c, ci, wait_done, p, &p->handle, &code);
+	if (r < 0) {
+		free(p);
+		return skiff_http_reply_error(req, 500, "waiting for %s: %s", c->name + 1, strerror(-r));
+	}
+	/* headers now: docker run waits for them before it starts the container */
+	skiff_http_stream_start(req, 200, "application/json");
+	if (r == 1) {
+		free(p);
+		return wait_write(req, code, NULL);
+	}
+	req->on_close = pending_closed;
+	req->on_close_data = p;
+}
+
+static void stop_done(int status, int exit_code, const char *error, void *data)
+{
+	struct pending *p = data;
+	(void)exit_code;
+	p->req->on_close = NULL;
+	if (status)
+		skiff_http_reply_error(p->req, status, "%s", error ? error : "failed");
+	else
+		skiff_http_reply_empty(p->req, 204);
+	free(p);
+}
+
+static void stop_common(struct skiff_http_req *req, bool restart)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	const char *t = skiff_http_query(req, "t");
+	struct pending *p;
+	int r;
+
+	if (!c)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return skiff_http_reply_error(req, 500, "out of memory");
+	p->req = req;
+	p->d = req->daemon;
+	if (restart)
+		r = skiff_container_restart(req->daemon, c, skiff_http_query(req, "signal"), t && *t ? atoi(t) : -1,
+					    stop_done, p, &p->handle, &err);
+	else
+		r = skiff_container_stop(req->daemon, c, skiff_http_query(req, "signal"), t && *t ? atoi(t) : -1,
+					 stop_done, p, &p->handle, &err);
+	if (r != 0) {
+		free(p);
+		if (r < 0)
+			return reply_err(req, &err);
+		return skiff_http_reply_empty(req, restart ? 204 : 304);
+	}
+	req->on_close = pending_closed;
+	req->on_close_data = p;
+}
+
+static void h_stop(struct skiff_http_req *req)
+{
+	stop_common(req, false);
+}
+
+static void h_restart(struct skiff_http_req *req)
+{
+	stop_common(req, true);
+}
+
+/* ---- logs ---------------------------------------------------------------- */
+
+struct logs_ctx {
+	struct skiff_http_req *req;
+	struct skiff_daemon *d;
+	char id[65];
+	char *path;
+	struct skiff_logread_opts o;
+	bool tty, timestamps;
+	struct event *timer;
+	struct bufferevent *bev; /* attach logs=1 writes here instead */
+};
+
+static void emit_frame(struct logs_ctx *l, int stream, const char *data, size_t len, const struct timespec *ts)
+{
+	char stamp[48];
+	size_t slen = 0;
+	unsigned char hdr[8];
+
+	if (l->timestamps) {
+		skiff_time_format(ts, stamp);
+		strcat(stamp, " ");
+		slen = strlen(stamp);
+	}
+	if (l->bev) {
+		struct evbuffer *out = bufferevent_get_output(l->bev);
+		if (!l->tty) {
+			skiff_http_mux_header(hdr, stream, slen + len);
+			evbuffer_add(out, hdr, 8);
+		}
+		evbuffer_add(out, stamp, slen);
+		evbuffer_add(out, data, len);
+		return;
+	}
+	if (!l->tty) {
+		skiff_http_mux_header(hdr, stream, slen + len);
+		skiff_http_stream_write(l->req, hdr, 8);
+	}
+	if (slen)
+		skiff_http_stream_write(l->req, stamp, slen);
+	skiff_http_stream_write(l->req, data, len);
+}
+
+static int log_cb(int stream, const char *data, size_t len, const struct timespec *ts, void *ud)
+{
+	emit_frame(ud, stream, data, len, ts);
+	return 0;
+}
+
+static void logs_free(struct logs_ctx *l)
+{
+	if (l->timer)
+		event_free(l->timer);
+	free(l->path);
+	free(l);
+}
+
+static void logs_closed(struct skiff_http_req *req, void *data)
+{
+	(void)req;
+	logs_free(data);
+}
+
+static void logs_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct logs_ctx *l = arg;
+	struct skiff_ctr *c = skiff_container_find(l->d, l->id, NULL);
+	bool alive = c && (skiff_ctr_is_running(c) || c->status == SKIFF_CTR_RESTARTING);
+	off_t next = l->o.offset;
+	struct timeval tv = { 0, 100000 };
+	(void)fd, (void)what;
+
+	/* back-pressure: let a slow client drain before reading more */
+	if (skiff_http_stream_pending(l->req) < (4u << 20)) {
+		skiff_logfile_read(l->path, &l->o, log_cb, l, &next, NULL);
+		bool progressed = next != l->o.offset;
+		l->o.offset = next;
+		if (!alive && !progressed) {
+			l->req->on_close = NULL;
+			skiff_http_stream_end(l->req);
+			logs_free(l);
+			return;
+		}
+	}
+	evtimer_add(l->timer, &tv);
+}
+
+static int parse_since(const char *s, struct timespec *ts)
+{
+	ts->tv_sec = ts->tv_nsec = 0;
+	if (!s || !*s || !strcmp(s, "0"))
+		return 0;
+	return skiff_time_parse(s, ts);
+}
+
+static int logs_opts(struct skiff_http_req *req, struct skiff_logread_opts *o)
+{
+	const char *tail = skiff_http_query(req, "tail");
+	memset(o, 0, sizeof(*o));
+	o->stdout_on = skiff_http_query_bool(req, "stdout", false);
+	o->stderr_on = skiff_http_query_bool(req, "stderr", false);
+	o->tail = -1;
+	if (tail && *tail && strcmp(tail, "all")) {
+		char *end;
+		long n = strtol(tail, &end, 10);
+		if (!*end && n >= 0)
+			o->tail = n;
+	}
+	if (parse_since(skiff_http_query(req, "since"), &o->since) < 0 ||
+	    parse_since(skiff_http_query(req, "until"), &o->until) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static void h_logs(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	struct logs_ctx *l;
+	off_t next = 0;
+
+	if (!c)
+		return;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return skiff_http_reply_error(req, 500, "out of memory");
+	if (logs_opts(req, &l->o) < 0) {
+		free(l);
+		return skiff_http_reply_error(req, 400, "invalid value for \"since\" or \"until\"");
+	}
+	if (!l->o.stdout_on && !l->o.stderr_on) {
+		free(l);
+		return skiff_http_reply_error(req, 400, "You must choose at least one stream");
+	}
+	l->req = req;
+	l->d = req->daemon;
+	memcpy(l->id, c->id, 65);
+	l->path = skiff_container_log_path(c);
+	l->tty = skiff_json_bool(c->config, "Tty", false);
+	l->timestamps = skiff_http_query_bool(req, "timestamps", false);
+	skiff_http_stream_start(req, 200,
+				l->tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
+	if (l->path && skiff_logfile_read(l->path, &l->o, log_cb, l, &next, &err) < 0)
+		log_debug("logs of %.12s: %s", l->id, err.msg);
+	if (!skiff_http_query_bool(req, "follow", false) ||
+	    (!skiff_ctr_is_running(c) && c->status != SKIFF_CTR_RESTARTING)) {
+		skiff_http_stream_end(req);
+		logs_free(l);
+		return;
+	}
+	/* follow: poll the file from where we stopped (100 ms is below what a
+	 * person notices and costs nothing when idle) */
+	l->o.offset = next;
+	l->o.tail = -1;
+	l->timer = evtimer_new(req->daemon->base, logs_poll, l);
+	if (!l->timer) {
+		skiff_http_stream_end(req);
+		logs_free(l);
+		return;
+	}
+	struct timeval tv = { 0, 100000 };
+	evtimer_add(l->timer, &tv);
+	req->on_close = logs_closed;
+	req->on_close_data = l;
+}
+
+/* ---- attach --------------------------------------------------------------- */
+
+struct attach_ctx {
+	struct skiff_daemon *d;
+	char id[65];
+	struct bufferevent *bev;
+	struct skiff_attach *a;
+	bool tty, out_on, err_on, stdin_once, client_eof, ended, closing, ref;
+	int stdin_fd;
+	struct event *stdin_ev;
+	struct evbuffer *inbuf;
+};
+
+static void attach_teardown(struct attach_ctx *x)
+{
+	if (x->a)
+		skiff_attach_close(x->a);
+	if (x->stdin_ev)
+		event_free(x->stdin_ev);
+	if (x->stdin_fd >= 0)
+		close(x->stdin_fd);
+	if (x->bev)
+		bufferevent_free(x->bev);
+	if (x->inbuf)
+		evbuffer_free(x->inbuf);
+	if (x->ref)
+		skiff_container_attach_unref(x->d, x->id);
+	free(x);
+}
+
+static void teardown_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	attach_teardown(arg);
+}
+
+/* Out of the current callback stack: the monitor client or libevent may
+ * still touch what we would free. */
+static void attach_finish(struct attach_ctx *x)
+{
+	if (x->closing)
+		return;
+	x->closing = true;
+	if (x->bev)
+		bufferevent_disable(x->bev, EV_READ);
+	if (event_base_once(x->d->base, -1, EV_TIMEOUT, teardown_cb, x, NULL) < 0)
+		log_warn("attach %.12s: cannot schedule teardown", x->id);
+}
+
+static void stdin_close(struct attach_ctx *x)
+{
+	if (x->stdin_ev) {
+		event_free(x->stdin_ev);
+		x->stdin_ev = NULL;
+	}
+	if (x->stdin_fd >= 0) {
+		close(x->stdin_fd);
+		x->stdin_fd = -1;
+	}
+}
+
+static void stdin_flush(struct attach_ctx *x)
+{
+	while (x->stdin_fd >= 0 && evbuffer_get_length(x->inbuf)) {
+		int n = evbuffer_write(x->inbuf, x->stdin_fd);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				if (x->stdin_ev)
+					event_add(x->stdin_ev, NULL);
+				return;
+			}
+			/* the process closed its stdin: drop what the client sends */
+			evbuffer_drain(x->inbuf, evbuffer_get_length(x->inbuf));
+			stdin_close(x);
+			return;
+		}
+	}
+	if (x->client_eof && x->stdin_fd >= 0 && !evbuffer_get_length(x->inbuf) && x->stdin_once)
+		stdin_close(x);
+}
+
+static void stdin_writable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	stdin_flush(arg);
+}
+
+static void a_on_stdin(int fd, void *data)
+{
+	struct attach_ctx *x = data;
+	if (fd < 0 || x->closing) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (x->stdin_fd >= 0)
+		close(x->stdin_fd);
+	x->stdin_fd = fd;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	x->stdin_ev = event_new(x->d->base, fd, EV_WRITE, stdin_writable, x);
+	stdin_flush(x);
+}
+
+static void a_on_output(int stream, const void *buf, size_t len, void *data)
+{
+	struct attach_ctx *x = data;
+	struct evbuffer *out;
+	unsigned char hdr[8];
+
+	if (x->closing || !x->bev)
+		return;
+	if ((stream == 1 && !x->out_on) || (stream == 2 && !x->err_on))
+		return;
+	out = bufferevent_get_output(x->bev);
+	if (!x->tty) {
+		skiff_http_mux_header(hdr, stream, len);
+		evbuffer_add(out, hdr, 8);
+	}
+	evbuffer_add(out, buf, len);
+}
+
+static void a_flushed(struct bufferevent *bev, void *arg)
+{
+	struct attach_ctx *x = arg;
+	if (x->ended && !evbuffer_get_length(bufferevent_get_output(bev)))
+		attach_finish(x);
+}
+
+static void a_on_end(void *data)
+{
+	struct attach_ctx *x = data;
+	x->ended = true;
+	if (!x->bev || !evbuffer_get_length(bufferevent_get_output(x->bev)))
+		attach_finish(x);
+	/* else a_flushed finishes once the output is out */
+}
+
+static void a_client_read(struct bufferevent *bev, void *arg)
+{
+	struct attach_ctx *x = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (!x->inbuf) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	evbuffer_add_buffer(x->inbuf, in);
+	stdin_flush(x);
+}
+
+static void a_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct attach_ctx *x = arg;
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) && !(what & BEV_EVENT_ERROR)) {
+		/* half-close: the client finished sending stdin, output still flows */
+		x->client_eof = true;
+		if (x->inbuf)
+			stdin_flush(x);
+		if (x->ended)
+			attach_finish(x);
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))
+		attach_finish(x);
+}
+
+static void h_attach(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_daemon *d = req->daemon;
+	struct skiff_ctr *c = lookup(req);
+	struct attach_ctx *x;
+	bool want_stdin, stream, logs;
+
+	if (!c)
+		return;
+	want_stdin = skiff_http_query_bool(req, "stdin", false) && skiff_json_bool(c->config, "OpenStdin", false);
+	stream = skiff_http_query_bool(req, "stream", false);
+	logs = skiff_http_query_bool(req, "logs", false);
+	if (!d->monitor && stream)
+		return skiff_http_reply_error(req, 500, "the container monitor is not connected");
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return skiff_http_reply_error(req, 500, "out of memory");
+	x->d = d;
+	x->stdin_fd = -1;
+	memcpy(x->id, c->id, 65);
+	x->tty = skiff_json_bool(c->config, "Tty", false);
+	x->out_on = skiff_http_query_bool(req, "stdout", false);
+	x->err_on = skiff_http_query_bool(req, "stderr", false);
+	x->stdin_once = skiff_json_bool(c->config, "StdinOnce", false);
+	if (want_stdin && !(x->inbuf = evbuffer_new())) {
+		free(x);
+		return skiff_http_reply_error(req, 500, "out of memory");
+	}
+	x->bev = skiff_http_hijack(req, x->tty ? "application/vnd.docker.raw-stream"
+					       : "application/vnd.docker.multiplexed-stream");
+	if (!x->bev) {
+		attach_teardown(x);
+		return;
+	}
+	bufferevent_setcb(x->bev, a_client_read, a_flushed, a_client_event, x);
+	bufferevent_enable(x->bev, EV_READ | EV_WRITE);
+
+	if (logs && (x->out_on || x->err_on)) {
+		struct logs_ctx l = { .bev = x->bev, .tty = x->tty };
+		_cleanup_free_ char *path = skiff_container_log_path(c);
+		l.o.stdout_on = x->out_on;
+		l.o.stderr_on = x->err_on;
+		l.o.tail = -1;
+		if (path)
+			skiff_logfile_read(path, &l.o, log_cb, &l, NULL, NULL);
+	}
+	if (!stream) {
+		x->ended = true;
+		a_flushed(x->bev, x);
+		return;
+	}
+	struct skiff_attach_ops ops = {
+		.on_stdin = a_on_stdin, .on_output = a_on_output, .on_end = a_on_end, .data = x,
+	};
+	if (skiff_monitor_attach(d->monitor, c->id, want_stdin, &ops, &x->a, &err) < 0) {
+		log_warn("attach %.12s: %s", c->id, err.msg);
+		x->a = NULL;
+		x->ended = true;
+		a_flushed(x->bev, x);
+		return;
+	}
+	skiff_container_attach_ref(c);
+	x->ref = true;
+	skiff_container_event(d, c, "attach", NULL);
+	/* bytes the client sent with the request are already buffered */
+	if (evbuffer_get_length(bufferevent_get_input(x->bev)))
+		a_client_read(x->bev, x);
+}
+
+/* ---- routes ---------------------------------------------------------------- */
+
+const struct skiff_route skiff_containers_routes[] = {
+	{ .methods = HTTP_POST, .pattern = "/containers/create", .handler = h_create },
+	{ .methods = HTTP_GET, .pattern = "/containers/json", .handler = h_list },
+	{ .methods = HTTP_POST, .pattern = "/containers/prune", .handler = h_prune },
+	{ .methods = HTTP_GET, .pattern = "/containers/{id}/json", .handler = h_inspect },
+	{ .methods = HTTP_GET, .pattern = "/containers/{id}/logs", .handler = h_logs },
+	{ .methods = HTTP_GET, .pattern = "/containers/{id}/top", .handler = h_top },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/start", .handler = h_start },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/stop", .handler = h_stop },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/restart", .handler = h_restart },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/kill", .handler = h_kill },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/wait", .handler = h_wait },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/attach", .handler = h_attach },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/resize", .handler = h_resize },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/rename", .handler = h_rename },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/pause", .handler = h_pause },
+	{ .methods = HTTP_POST, .pattern = "/containers/{id}/unpause", .handler = h_unpause },
+	{ .methods = HTTP_DELETE, .pattern = "/containers/{id}", .handler = h_delete },
+};
+const size_t skiff_containers_nroutes = ARRAY_SIZE(skiff_containers_routes);
