@@ -139,6 +139,20 @@ static int open_log_file(const char *path)
 	return 0;
 }
 
+/* A kill -9'd daemon stays a zombie until its parent reaps it. */
+static bool is_zombie(long pid)
+{
+	_cleanup_free_ char *stat = NULL;
+	char path[64];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (skiff_read_file(path, &stat, NULL) < 0)
+		return true;
+	p = strrchr(stat, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 /* Refuses to start when the pid file names a live skiffd (two daemons on
  * one data root would corrupt it); a stale file from kill -9 is replaced. */
 static int write_pidfile(const char *path)
@@ -152,7 +166,7 @@ static int write_pidfile(const char *path)
 		_cleanup_free_ char *comm = NULL;
 		snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", pid);
 		if (pid > 0 && pid != getpid() && skiff_read_file(comm_path, &comm, NULL) == 0 &&
-		    !strncmp(comm, "skiffd", 6)) {
+		    !strncmp(comm, "skiffd", 6) && !is_zombie(pid)) {
 			log_error("pid file %s names a running skiffd (pid %ld): is skiffd already running?", path,
 				  pid);
 			return -EEXIST;
