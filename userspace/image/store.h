@@ -65,6 +65,17 @@ int skiff_image_tag(struct skiff_store *s, const char *name, const char *repo, c
 int skiff_image_remove(struct skiff_store *s, const char *name, bool force, bool noprune, json_t **report,
 		       struct skiff_error *err);
 
+/* POST /images/prune: removes dangling (untagged) images no container uses
+ * (all unused images when all is set); *report is Docker's
+ * {"ImagesDeleted": [...], "SpaceReclaimed": n}. filters: label, until. */
+int skiff_image_prune(struct skiff_store *s, bool all, const json_t *filters, json_t **report,
+		      struct skiff_error *err);
+
+/* Hooks only run on the thread that opened the store; events raised by
+ * import/load on a worker thread are queued and delivered by the next
+ * store call on the owner thread, or by this call. */
+void skiff_store_flush_events(struct skiff_store *s);
+
 /* API shapes */
 json_t *skiff_image_list_json(struct skiff_store *s, bool all, const json_t *filters, struct skiff_error *err);
 json_t *skiff_image_inspect_json(struct skiff_store *s, const char *name, struct skiff_error *err);
