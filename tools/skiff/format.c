@@ -272,9 +272,25 @@ static void print_value(struct buf *b, const json_t *v)
 	}
 }
 
+/* A missing field prints "<no value>" like Go's map lookup, and is false. */
+static json_t *no_value_ptr(void)
+{
+	static json_t *nv;
+	if (!nv)
+		nv = json_string("<no value>");
+	return nv;
+}
+
+static json_t *no_value(void)
+{
+	return json_incref(no_value_ptr());
+}
+
 static bool truthy(const json_t *v)
 {
 	if (!v)
+		return false;
+	if (v == no_value_ptr())
 		return false;
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -328,7 +344,7 @@ static json_t *fn_index(json_t **a, size_t n, struct skiff_error *err)
 		else
 			v = NULL;
 	}
-	return v ? json_incref(v) : json_string("<no value>");
+	return v ? json_incref(v) : no_value();
 }
 
 static json_t *case_map(json_t **a, size_t n, struct skiff_error *err, int (*f)(int))
@@ -512,7 +528,7 @@ static json_t *eval_arg(const char *tok, const json_t *dot, struct skiff_error *
 		p += l + (e ? 1 : 0);
 	}
 	if (!v)
-		return json_string("<no value>");
+		return no_value();
 	return json_incref((json_t *)v);
 }
 
