@@ -36,6 +36,8 @@ int cli_failf(struct cli *cli, int code, const char *fmt, ...)
 {
 	(void)cli;
 	va_list ap;
+	/* keep stdout and stderr in order when both go to one pipe */
+	fflush(stdout);
 	va_start(ap, fmt);
 	fputs("skiff: ", stderr);
 	vfprintf(stderr, fmt, ap);

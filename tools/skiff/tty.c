@@ -29,9 +29,8 @@ int cli_tty_raw(int fd)
 	if (tcgetattr(fd, &saved) < 0)
 		return -errno;
 	struct termios raw = saved;
+	/* like docker: fully raw, the container's own tty does the \n → \r\n */
 	cfmakeraw(&raw);
-	/* keep output post-processing so "\n" from a non-tty stream still lands at column 0 */
-	raw.c_oflag |= OPOST;
 	if (tcsetattr(fd, TCSADRAIN, &raw) < 0)
 		return -errno;
 	saved_fd = fd;
