@@ -183,3 +183,14 @@ int skiff_caps_set(uint64_t eff)
 		return -errno;
 	return 0;
 }
+
+int skiff_caps_raise(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	d[0].effective = d[0].permitted;
+	d[1].effective = d[1].permitted;
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}

@@ -33,5 +33,7 @@ int skiff_caps_from_names(const char *const *names, uint64_t *out, struct skiff_
  * inheritable and ambient empty (Docker since CVE-2022-24769). */
 int skiff_caps_bound(uint64_t keep);
 int skiff_caps_set(uint64_t eff);
+/* effective = permitted (after a setuid with PR_SET_KEEPCAPS cleared it) */
+int skiff_caps_raise(void);
 
 #endif

@@ -1,0 +1,199 @@
+/* End-to-end test of skiff_spawn on this host: a busybox rootfs (one lower
+ * layer built from /bin/busybox) run as a container; checks isolation,
+ * Docker's defaults (caps, seccomp, masks) and that nothing is left behind. */
+#include "kselftest_harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../userspace/lib/cleanup.h"
+#include "../../userspace/lib/fs.h"
+#include "../../userspace/runtime/spawn.h"
+
+FIXTURE(ctr)
+{
+	char dir[64];
+	char *mountinfo_before;
+	struct skiff_cgroup_layout cg;
+};
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	FILE *f = fopen(p, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+FIXTURE_SETUP(ctr)
+{
+	char p[256], cmd[512];
+	if (getuid() != 0)
+		SKIP(return, "needs root");
+	if (access("/bin/busybox", X_OK) < 0)
+		SKIP(return, "needs busybox-static");
+	ASSERT_EQ(0, skiff_read_file("/proc/self/mountinfo", &self->mountinfo_before, NULL));
+	strcpy(self->dir, "/tmp/skiff-unit-spawn-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	static const char *const sub[] = { "lower/bin", "lower/etc", "upper", "work", "merged" };
+	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
+		snprintf(p, sizeof(p), "%s/%s", self->dir, sub[i]);
+		ASSERT_EQ(0, skiff_mkdir_p(p, 0755));
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "cp /bin/busybox %s/lower/bin/ && for a in $(/bin/busybox --list | grep -vx busybox); do "
+		 "ln -sf busybox %s/lower/bin/$a; done",
+		 self->dir, self->dir);
+	ASSERT_EQ(0, system(cmd));
+	put(self->dir, "lower/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/home/nobody:/bin/false\n");
+	put(self->dir, "lower/etc/group", "root:x:0:\nnogroup:x:65534:\n");
+	put(self->dir, "hostname", "box\n");
+	struct skiff_error err = { 0 };
+	ASSERT_EQ(0, skiff_cgroup_detect(&self->cg, &err));
+	snprintf(self->cg.parent, sizeof(self->cg.parent), "skiff-unit-spawn-%d", getpid());
+}
+
+FIXTURE_TEARDOWN(ctr)
+{
+	char p[600];
+	if (!self->dir[0])
+		return;
+	for (int i = 0; i < self->cg.nv1; i++) {
+		snprintf(p, sizeof(p), "%s/%s", self->cg.v1[i].root, self->cg.parent);
+		rmdir(p);
+	}
+	if (self->cg.v2_root[0]) {
+		snprintf(p, sizeof(p), "%s/%s", self->cg.v2_root, self->cg.parent);
+		rmdir(p);
+	}
+	skiff_rm_rf(self->dir);
+	free(self->mountinfo_before);
+}
+
+static json_t *make_spec(const char *dir, const char *script)
+{
+	char lower[128], upper[128], work[128], merged[128], hn[128];
+	snprintf(lower, sizeof(lower), "%s/lower", dir);
+	snprintf(upper, sizeof(upper), "%s/upper", dir);
+	snprintf(work, sizeof(work), "%s/work", dir);
+	snprintf(merged, sizeof(merged), "%s/merged", dir);
+	snprintf(hn, sizeof(hn), "%s/hostname", dir);
+	return json_pack("{s:s, s:[s,s,s], s:[s], s:s, s:{s:[s], s:s, s:s, s:s}, s:{s:s},"
+			 " s:{s:I, s:I}}",
+			 "id", "c0ffee", "args", "/bin/sh", "-c", script, "env", "PATH=/bin", "hostname", "box",
+			 "rootfs", "lower", lower, "upper", upper, "work", work, "target", merged, "etc_files",
+			 "hostname", hn, "cgroup", "Memory", (json_int_t)(64 << 20), "PidsLimit", (json_int_t)33);
+}
+
+/* Runs the spec, returns its output (malloc'd) and exit status. */
+static char *run(struct skiff_cgroup_layout *cg, json_t *spec, int *status, struct skiff_error *err)
+{
+	struct skiff_proc p;
+	if (skiff_spawn(cg, spec, &p, err) < 0)
+		return NULL;
+	size_t cap = 65536, n = 0;
+	char *buf = calloc(1, cap);
+	ssize_t k;
+	while ((k = read(p.stdout_fd, buf + n, cap - n - 1)) > 0)
+		n += (size_t)k;
+	char errbuf[4096];
+	ssize_t e = read(p.stderr_fd, errbuf, sizeof(errbuf) - 1);
+	if (e > 0) {
+		errbuf[e] = '\0';
+		fprintf(stderr, "container stderr: %s", errbuf);
+	}
+	waitpid(p.pid, status, 0);
+	close(p.stdout_fd);
+	close(p.stderr_fd);
+	close(p.pidfd);
+	skiff_cgroup_destroy(cg, "c0ffee");
+	return buf;
+}
+
+static void assert_clean(struct __test_metadata *_metadata, FIXTURE_DATA(ctr) * self)
+{
+	_cleanup_free_ char *now = NULL;
+	char p[600];
+	ASSERT_EQ(0, skiff_read_file("/proc/self/mountinfo", &now, NULL));
+	EXPECT_STREQ(self->mountinfo_before, now);
+	for (int i = 0; i < self->cg.nv1; i++) {
+		snprintf(p, sizeof(p), "%s/%s/c0ffee", self->cg.v1[i].root, self->cg.parent);
+		EXPECT_NE(0, access(p, F_OK)) TH_LOG("left behind: %s", p);
+	}
+}
+
+TEST_F(ctr, runs_isolated_with_docker_defaults)
+{
+	struct skiff_error err = { 0 };
+	int st = -1;
+	json_t *spec = make_spec(self->dir,
+				 "echo hi; echo pid=$$; hostname; cat /etc/hostname; grep -E '^(CapEff|Seccomp):' "
+				 "/proc/self/status; echo masked=$(cat /proc/interrupts /proc/keys 2>/dev/null | wc -c):$(ls /sys/firmware | wc -l);"
+				 " grep ' /proc/sys ' /proc/self/mounts; echo x > /proc/sys/kernel/hostname || echo rofail;"
+				 " cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+				 " /sys/fs/cgroup/memory.max 2>/dev/null;"
+				 " unshare -m true 2>/dev/null || echo unshare-denied; echo home=$HOME; ls /dev; exit 3");
+	_cleanup_free_ char *out = run(&self->cg, spec, &st, &err);
+	json_decref(spec);
+	ASSERT_NE(NULL, out) TH_LOG("%s", err.msg);
+	TH_LOG("output:\n%s", out);
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(3, WEXITSTATUS(st));
+	EXPECT_EQ(0, strncmp(out, "hi\npid=1\nbox\nbox\n", 17));
+	EXPECT_NE(NULL, strstr(out, "CapEff:\t00000000a80425fb\n"));
+	EXPECT_NE(NULL, strstr(out, "Seccomp:\t2\n"));
+	EXPECT_NE(NULL, strstr(out, "masked=0:0\n"));
+	EXPECT_NE(NULL, strstr(out, "proc /proc/sys proc ro,"));
+	EXPECT_NE(NULL, strstr(out, "rofail\n"));
+	EXPECT_NE(NULL, strstr(out, "67108864\n33\n"));
+	EXPECT_NE(NULL, strstr(out, "unshare-denied\n"));
+	EXPECT_NE(NULL, strstr(out, "home=/root\n"));
+	EXPECT_NE(NULL, strstr(out, "urandom"));
+	assert_clean(_metadata, self);
+}
+
+TEST_F(ctr, non_root_user_has_no_caps)
+{
+	struct skiff_error err = { 0 };
+	int st = -1;
+	json_t *spec = make_spec(self->dir, "id -u; id -g; grep -E '^Cap(Eff|Bnd):' /proc/self/status");
+	json_object_set_new(spec, "user", json_string("nobody"));
+	_cleanup_free_ char *out = run(&self->cg, spec, &st, &err);
+	json_decref(spec);
+	ASSERT_NE(NULL, out) TH_LOG("%s", err.msg);
+	EXPECT_STREQ("65534\n65534\nCapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\n", out);
+	assert_clean(_metadata, self);
+}
+
+TEST_F(ctr, exec_errors_like_docker_and_nothing_left)
+{
+	struct skiff_error err = { 0 };
+	int st;
+	json_t *spec = make_spec(self->dir, "true");
+	json_array_set_new(json_object_get(spec, "args"), 0, json_string("nosuch"));
+	EXPECT_EQ(NULL, run(&self->cg, spec, &st, &err));
+	EXPECT_STREQ("exec: \"nosuch\": executable file not found in $PATH", err.msg);
+	EXPECT_EQ(ENOENT, err.errnum);
+	EXPECT_EQ(400, err.status);
+	json_array_set_new(json_object_get(spec, "args"), 0, json_string("/etc/passwd"));
+	EXPECT_EQ(NULL, run(&self->cg, spec, &st, &err));
+	EXPECT_STREQ("exec: \"/etc/passwd\": permission denied", err.msg);
+	EXPECT_EQ(EACCES, err.errnum);
+	json_object_set_new(spec, "user", json_string("ghost"));
+	EXPECT_EQ(NULL, run(&self->cg, spec, &st, &err));
+	EXPECT_STREQ("unable to find user ghost: no matching entries in passwd file", err.msg);
+	json_decref(spec);
+	assert_clean(_metadata, self);
+}
+
+TEST_HARNESS_MAIN
