@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -142,6 +143,7 @@ FIXTURE(mon)
 	char tmp[64];
 	char exec_root[128], data_root[128], rootfs[128];
 	char bin[PATH_MAX];
+	char cgparent[64];
 	struct event_base *base;
 	struct skiff_monitor *m;
 	struct seen s;
@@ -169,6 +171,9 @@ FIXTURE_SETUP(mon)
 	snprintf(self->data_root, sizeof(self->data_root), "%s/lib", self->tmp);
 	snprintf(self->rootfs, sizeof(self->rootfs), "%s/rootfs", self->tmp);
 	ASSERT_EQ(0, make_rootfs(self->rootfs));
+	/* our own cgroup parent, inherited by the monitor the client starts */
+	snprintf(self->cgparent, sizeof(self->cgparent), "skiff-test-monitor-%d", (int)getpid());
+	setenv("SKIFF_CGROUP_PARENT", self->cgparent, 1);
 	self->base = event_base_new();
 	ASSERT_NE(NULL, self->base);
 	self->s.stdin_fd = -1;
@@ -202,6 +207,16 @@ FIXTURE_TEARDOWN(mon)
 		umount2(p, MNT_DETACH);
 	}
 	skiff_rm_rf(self->tmp);
+	/* the per-test cgroup parents (container cgroups are gone with their monitor records) */
+	glob_t g;
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/*/%s", self->cgparent);
+	if (glob(p, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			rmdir(g.gl_pathv[i]);
+		globfree(&g);
+	}
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/%s", self->cgparent);
+	rmdir(p);
 }
 
 /* A runtime spec for the temp rootfs; makes containers/<id>/ like skiffd. */
@@ -289,6 +304,11 @@ TEST_F(mon, attach_before_spawn_logs_and_exit)
 	EXPECT_NE(NULL, strstr(log, "{\"log\":\"hi\\n\",\"stream\":\"stdout\",\"time\":\""));
 	EXPECT_NE(NULL, strstr(log, "{\"log\":\"oops\\n\",\"stream\":\"stderr\""));
 	EXPECT_NE(NULL, strstr(log, "{\"log\":\"part\",\"stream\":\"stdout\""));
+	/* its cgroups went with it */
+	glob_t g = { 0 };
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/*/%s/%s", self->cgparent, id);
+	EXPECT_EQ(GLOB_NOMATCH, glob(p, 0, NULL, &g));
+	globfree(&g);
 	/* a forgotten container leaves nothing in the monitor */
 	EXPECT_EQ(0, skiff_monitor_forget(self->m, id, &err));
 }

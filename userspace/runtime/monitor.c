@@ -916,6 +916,8 @@ int skiff_monitord_run(const struct skiff_monitord_opts *o, struct skiff_error *
 		log_warn("no cgroup layout: %s (spawn will fail)", err->msg);
 	else
 		m.have_cg = true;
+	if (o->cgroup_parent && *o->cgroup_parent)
+		snprintf(m.cg.parent, sizeof(m.cg.parent), "%s", o->cgroup_parent);
 	skiff_error_clear(err);
 
 	m.queue = json_array();

@@ -13,6 +13,7 @@ struct skiff_monitord_opts {
 	const char *exec_root; /* monitor.sock, monitor.pid, monitor.lock */
 	const char *data_root; /* containers/<id>/{<id>-json.log,exit.json} */
 	bool force;            /* SIGTERM exits even while containers run */
+	const char *cgroup_parent; /* NULL: the layout's default ("skiff") */
 };
 
 /* Runs until SIGTERM (with no container running, or force). Returns 0,
