@@ -476,6 +476,49 @@ TEST_F(srv, connection_close_and_http10)
 	EXPECT_EQ(NULL, self->srv->conns);
 }
 
+TEST_F(srv, concurrent_connections_while_streaming)
+{
+	int a = client(self->sock), b = client(self->sock), c = client(self->sock);
+	dprintf(a, "GET /stream HTTP/1.1\r\n\r\n");
+	char *r = read_until(self->base, a, "\r\n\r\n", NULL);
+	EXPECT_NE(NULL, strstr(r, "200 OK"));
+	ASSERT_NE(NULL, held);
+	dprintf(b, "GET /echo/b HTTP/1.1\r\n\r\n");
+	r = read_until(self->base, b, "}\n", NULL);
+	EXPECT_NE(NULL, strstr(r, "\"path\":\"/echo/b\""));
+	/* HEAD on a GET-only route: headers with the length, no body */
+	dprintf(c, "HEAD /echo/c HTTP/1.1\r\n\r\n");
+	r = read_until(self->base, c, "\r\n\r\n", NULL);
+	EXPECT_NE(NULL, strstr(r, "200 OK"));
+	EXPECT_NE(NULL, strstr(r, "Content-Length: "));
+	EXPECT_EQ(NULL, strstr(r, "path"));
+	skiff_http_stream_write(held, "tail", 4);
+	r = read_until(self->base, a, "tail", NULL);
+	EXPECT_NE(NULL, strstr(r, "4\r\ntail\r\n"));
+	close(a);
+	close(b);
+	close(c);
+	spin(self->base, 10);
+	EXPECT_EQ(1, closed_calls);
+	EXPECT_EQ(NULL, self->srv->conns);
+}
+
+TEST_F(srv, headers_too_large_is_431)
+{
+	int fd = client(self->sock);
+	char big[4096];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	dprintf(fd, "GET /echo/a HTTP/1.1\r\n");
+	for (int i = 0; i < 20; i++)
+		dprintf(fd, "X-Big-%d: %s\r\n", i, big);
+	char *r = read_until(self->base, fd, "}\n", NULL);
+	EXPECT_NE(NULL, strstr(r, "431 Request Header Fields Too Large"));
+	close(fd);
+	spin(self->base, 5);
+	EXPECT_EQ(NULL, self->srv->conns);
+}
+
 TEST(route_matcher)
 {
 	char *buf;
