@@ -369,11 +369,11 @@ int main(int argc, char **argv)
 fail:
 	x.exit_code = 1;
 out:
-	if (x.srv)
-		skiff_http_server_stop_listening(x.srv);
+	/* in-flight requests hear on_close while the container manager they
+	 * point into still exists */
+	skiff_http_server_free(x.srv);
 	if (d->containers)
 		skiff_containers_shutdown(d);
-	skiff_http_server_free(x.srv);
 	if (d->images)
 		skiff_store_close(d->images);
 	skiff_events_free(d->events);
