@@ -98,27 +98,6 @@ static void print_bytes_binary(const char *label, int64_t n)
 	printf(" %s: %.4g%s\n", label, d, u[i]);
 }
 
-/* The lines of the Server section: label, JSON key (string, int or bool). */
-static const struct {
-	const char *label, *key;
-} info_rows[] = {
-	{ "Server Version", "ServerVersion" }, { "Storage Driver", "Driver" },
-	{ "Logging Driver", "LoggingDriver" }, { "Cgroup Driver", "CgroupDriver" },
-	{ "Cgroup Version", "CgroupVersion" }, { "Init Binary", "InitBinary" },
-	{ NULL, "SecurityOptions" }, { "Kernel Version", "KernelVersion" },
-	{ "Operating System", "OperatingSystem" }, { "OSType", "OSType" },
-	{ "Architecture", "Architecture" }, { "CPUs", "NCPU" },
-};
-
-static const struct {
-	const char *label, *key;
-} info_rows2[] = {
-	{ "Name", "Name" }, { "ID", "ID" }, { "Docker Root Dir", "DockerRootDir" },
-	{ "Debug Mode", "Debug" }, { "Experimental", "ExperimentalBuild" }, { "Live Restore Enabled", "LiveRestoreEnabled" },
-};
-/* docker prints these two even when the daemon leaves them out */
-static const char *const info_false_defaults[] = { "ExperimentalBuild", "LiveRestoreEnabled" };
-
 static void print_info_value(const char *label, json_t *v)
 {
 	if (!v)
@@ -158,6 +137,111 @@ static void print_security_options(json_t *sec)
 	}
 }
 
+static void print_strv_inline(const char *label, json_t *arr)
+{
+	printf("  %s:", label);
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) printf(" %s", json_string_value(v) ? json_string_value(v) : "");
+	putchar('\n');
+}
+
+static void info_driver_status(json_t *info, const char *key)
+{
+	size_t i;
+	json_t *pair;
+	json_array_foreach(json_object_get(info, key), i, pair)
+		printf("  %s: %s\n", json_string_value(json_array_get(pair, 0)) ?: "",
+		       json_string_value(json_array_get(pair, 1)) ?: "");
+}
+
+static void info_plugins(json_t *info, const char *key)
+{
+	json_t *p = json_object_get(info, key);
+	printf(" Plugins:\n");
+	print_strv_inline("Volume", json_object_get(p, "Volume"));
+	print_strv_inline("Network", json_object_get(p, "Network"));
+	print_strv_inline("Log", json_object_get(p, "Log"));
+}
+
+static void info_swarm(json_t *info, const char *key)
+{
+	printf(" Swarm: %s\n", skiff_json_str(json_object_get(info, key), "LocalNodeState", ""));
+}
+
+static void info_runtimes(json_t *info, const char *key)
+{
+	printf(" Runtimes:");
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(info, key), k, v) printf(" %s", k);
+	putchar('\n');
+}
+
+static void info_commits(json_t *info, const char *key)
+{
+	(void)key;
+	printf(" containerd version: %s\n", skiff_json_str(json_object_get(info, "ContainerdCommit"), "ID", ""));
+	printf(" runc version: %s\n", skiff_json_str(json_object_get(info, "RuncCommit"), "ID", ""));
+	printf(" init version: %s\n", skiff_json_str(json_object_get(info, "InitCommit"), "ID", ""));
+}
+
+static void info_security(json_t *info, const char *key)
+{
+	print_security_options(json_object_get(info, key));
+}
+
+static void info_memory(json_t *info, const char *key)
+{
+	print_bytes_binary("Total Memory", skiff_json_int(info, key, 0));
+}
+
+static void info_insecure(json_t *info, const char *key)
+{
+	json_t *cidrs = json_object_get(json_object_get(info, key), "InsecureRegistryCIDRs");
+	if (!json_array_size(cidrs))
+		return;
+	printf(" Insecure Registries:\n");
+	size_t i;
+	json_t *v;
+	json_array_foreach(cidrs, i, v) printf("  %s\n", json_string_value(v) ?: "");
+}
+
+/* The Server section in docker's order: a plain "label: value" row, or a
+ * printer for the structured ones. */
+static const struct {
+	const char *label, *key;
+	void (*print)(json_t *info, const char *key);
+	bool always; /* print false when the daemon leaves it out */
+} info_rows[] = {
+	{ "Server Version", "ServerVersion", NULL, false },
+	{ "Storage Driver", "Driver", NULL, false },
+	{ NULL, "DriverStatus", info_driver_status, false },
+	{ "Logging Driver", "LoggingDriver", NULL, false },
+	{ "Cgroup Driver", "CgroupDriver", NULL, false },
+	{ "Cgroup Version", "CgroupVersion", NULL, false },
+	{ NULL, "Plugins", info_plugins, false },
+	{ NULL, "Swarm", info_swarm, false },
+	{ NULL, "Runtimes", info_runtimes, false },
+	{ "Default Runtime", "DefaultRuntime", NULL, false },
+	{ "Init Binary", "InitBinary", NULL, false },
+	{ NULL, "ContainerdCommit", info_commits, false },
+	{ NULL, "SecurityOptions", info_security, false },
+	{ "Kernel Version", "KernelVersion", NULL, false },
+	{ "Operating System", "OperatingSystem", NULL, false },
+	{ "OSType", "OSType", NULL, false },
+	{ "Architecture", "Architecture", NULL, false },
+	{ "CPUs", "NCPU", NULL, false },
+	{ NULL, "MemTotal", info_memory, false },
+	{ "Name", "Name", NULL, false },
+	{ "ID", "ID", NULL, false },
+	{ "Docker Root Dir", "DockerRootDir", NULL, false },
+	{ "Debug Mode", "Debug", NULL, true },
+	{ "Experimental", "ExperimentalBuild", NULL, true },
+	{ NULL, "RegistryConfig", info_insecure, false },
+	{ "Live Restore Enabled", "LiveRestoreEnabled", NULL, true },
+};
+
 static int cmd_info(struct cli *cli, struct cli_opts *o)
 {
 	json_t *info = NULL;
@@ -181,21 +265,19 @@ static int cmd_info(struct cli *cli, struct cli_opts *o)
 	       (long long)skiff_json_int(info, "ContainersStopped", 0));
 	printf(" Images: %lld\n", (long long)skiff_json_int(info, "Images", 0));
 	for (size_t i = 0; i < ARRAY_SIZE(info_rows); i++) {
-		if (!info_rows[i].label)
-			print_security_options(json_object_get(info, info_rows[i].key));
-		else
-			print_info_value(info_rows[i].label, json_object_get(info, info_rows[i].key));
+		json_t *v = json_object_get(info, info_rows[i].key);
+		if (info_rows[i].print) {
+			if (v)
+				info_rows[i].print(info, info_rows[i].key);
+		} else if (v || info_rows[i].always) {
+			print_info_value(info_rows[i].label, v ? v : json_false());
+		}
 	}
-	print_bytes_binary("Total Memory", skiff_json_int(info, "MemTotal", 0));
-	for (size_t i = 0; i < ARRAY_SIZE(info_false_defaults); i++)
-		if (!json_object_get(info, info_false_defaults[i]))
-			json_object_set_new(info, info_false_defaults[i], json_false());
-	for (size_t i = 0; i < ARRAY_SIZE(info_rows2); i++)
-		print_info_value(info_rows2[i].label, json_object_get(info, info_rows2[i].key));
 	json_t *warn = json_object_get(info, "Warnings");
 	size_t i;
 	json_t *w;
 	putchar('\n');
+	fflush(stdout);
 	json_array_foreach(warn, i, w) fprintf(stderr, "%s\n", json_string_value(w) ? json_string_value(w) : "");
 	json_decref(info);
 	return 0;
