@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -165,6 +166,26 @@ static bool swap_limit(const struct skiff_cgroup_layout *l)
 	return root_has_file(l, "memory", "memory.memsw.limit_in_bytes");
 }
 
+/* "Backing Filesystem" as dockerd names it (graphdriver FsNames). */
+static const char *backing_fs(const char *path)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} names[] = {
+		{ 0xEF53, "extfs" },      { 0x58465342, "xfs" },   { 0x9123683E, "btrfs" }, { 0x01021994, "tmpfs" },
+		{ 0x794c7630, "overlayfs" }, { 0x2FC12FC1, "zfs" }, { 0x6969, "nfs" },      { 0x65735546, "fuse" },
+	};
+	struct statfs st;
+
+	if (!path || statfs(path, &st) < 0)
+		return "unknown";
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if ((unsigned long)st.f_type == names[i].magic)
+			return names[i].name;
+	return "unknown";
+}
+
 static bool ipv4_forwarding(void)
 {
 	_cleanup_free_ char *v = NULL;
@@ -204,7 +225,7 @@ static void h_info(struct skiff_http_req *req)
 	j = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:[[s,s],[s,s],[s,s]],s:s}", "ID", id, "Containers", total,
 		      "ContainersRunning", running, "ContainersPaused", paused, "ContainersStopped", stopped, "Images",
 		      d->images ? skiff_image_count(d->images) : 0, "Driver", "overlay2", "DriverStatus",
-		      "Backing Filesystem", "extfs", "Supports d_type", "true", "Using metacopy", "false",
+		      "Backing Filesystem", backing_fs(d->data_root), "Supports d_type", "true", "Using metacopy", "false",
 		      "DockerRootDir", d->data_root ? d->data_root : "/var/lib/skiff");
 	json_object_set_new(j, "Plugins",
 			    json_pack("{s:[s],s:[s,s,s],s:n,s:[s]}", "Volume", "local", "Network", "bridge", "host",
