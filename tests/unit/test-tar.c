@@ -102,19 +102,19 @@ static void assert_contained(struct __test_metadata *_metadata, FIXTURE_DATA(dir
 	EXPECT_EQ(1, count_entries(self->sentinel));
 	snprintf(p, sizeof(p), "%s/b", self->sentinel);
 	EXPECT_EQ(1, count_entries(p));
-	EXPECT_NE(0, access("/x", F_OK));
-	EXPECT_NE(0, access("/tmp/x", F_OK));
+	EXPECT_NE(0, access("/skiff-tar-escape", F_OK));
+	EXPECT_NE(0, access("/tmp/skiff-tar-escape", F_OK));
 }
 
 static const char *const hostile[][4] = {
 	/* type, path, link, data */
-	{ "0", "../x", NULL, "evil" },
-	{ "0", "a/../../x", NULL, "evil" },
-	{ "0", "../../x", NULL, "evil" },
+	{ "0", "../skiff-tar-escape", NULL, "evil" },
+	{ "0", "a/../../skiff-tar-escape", NULL, "evil" },
+	{ "0", "../../skiff-tar-escape", NULL, "evil" },
 	{ "2", "evil", "/", NULL },
 	{ "2", "up", "../..", NULL },
 	{ "1", "hl", "/etc/passwd", NULL },
-	{ "1", "hl2", "../../x", NULL },
+	{ "1", "hl2", "../../skiff-tar-escape", NULL },
 };
 
 TEST_F(dirs, hostile_entries_rejected_and_contained)
@@ -128,7 +128,7 @@ TEST_F(dirs, hostile_entries_rejected_and_contained)
 			char p[64];
 			snprintf(p, sizeof(p), "%s/etc/passwd", hostile[i][1]);
 			add(w, '0', p, NULL, "owned");
-			snprintf(p, sizeof(p), "%s/x", hostile[i][1]);
+			snprintf(p, sizeof(p), "%s/skiff-tar-escape", hostile[i][1]);
 			add(w, '0', p, NULL, "owned");
 		}
 		ASSERT_EQ(0, skiff_tar_writer_finish(w));
@@ -152,7 +152,7 @@ TEST_F(dirs, symlink_chain_escape_contained)
 	add(w, '2', "d/l1", "../l2", NULL);
 	add(w, '2', "l2", "l3/..", NULL);
 	add(w, '2', "l3", "../../..", NULL);
-	add(w, '0', "d/l1/x", NULL, "owned");
+	add(w, '0', "d/l1/skiff-tar-escape", NULL, "owned");
 	ASSERT_EQ(0, skiff_tar_writer_finish(w));
 	EXPECT_GT(0, extract(self, 0, &err));
 	EXPECT_NE(0, err.status);
@@ -335,7 +335,7 @@ TEST(clean_path_table)
 {
 	static const char *const t[][2] = {
 		{ "/abs/x", "abs/x" }, { "./a/./b/", "a/b" }, { "a/../b", "b" }, { ".", "" },
-		{ "a//b", "a/b" },     { "../x", NULL },      { "a/../../x", NULL },
+		{ "a//b", "a/b" },     { "../skiff-tar-escape", NULL },      { "a/../../skiff-tar-escape", NULL },
 	};
 	char out[256];
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
