@@ -116,8 +116,14 @@ int skiff_mproto_recv(int fd, char **out, size_t *len, int *passfd, int flags)
 		return -errno;
 	if (n == 0)
 		return -ECONNRESET;
-	if (n > SKIFF_MPROTO_MAX_MSG)
+	if (n > SKIFF_MPROTO_MAX_MSG) {
+		/* consume it (truncated) so a level-triggered reader moves on */
+		int dropped = -1;
+		skiff_mproto_recv_buf(fd, &one, 1, &dropped, flags);
+		if (dropped >= 0)
+			close(dropped);
 		return -EMSGSIZE;
+	}
 	buf = malloc((size_t)n + 1);
 	if (!buf)
 		return -ENOMEM;

@@ -80,6 +80,7 @@ struct conn {
 	struct monitord *m;
 	int fd;
 	struct event *ev;
+	struct event *ev_write; /* exit events waiting for room */
 	bool events; /* subscribed to exit events */
 };
 
@@ -351,17 +352,18 @@ static void stream_on_read(evutil_socket_t fd, short what, void *arg)
 
 /* ---- exit ---- */
 
+static void flush_queue(struct monitord *m, struct conn *k);
+
+/* Every exit goes through the queue, so order holds and a slow or absent
+ * skiffd only delays delivery. */
 static void emit_exit_event(struct monitord *m, json_t *ev)
 {
-	bool sent = false;
-	for (struct conn *k = m->conns; k; k = k->next)
-		if (k->events && skiff_mproto_send_json(k->fd, ev, -1, MSG_DONTWAIT) == 0)
-			sent = true;
-	if (sent)
-		return;
 	if (json_array_size(m->queue) >= MAX_QUEUED_EVENTS)
 		json_array_remove(m->queue, 0);
 	json_array_append(m->queue, ev);
+	for (struct conn *k = m->conns; k; k = k->next)
+		if (k->events)
+			flush_queue(m, k);
 }
 
 static int exit_code_of(int status)
@@ -550,6 +552,12 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 		return json_pack("{s:b, s:i, s:s, s:i, s:i}", "ok", 0, "status", err.status ? err.status : 500,
 				 "message", err.msg, "exit_code", code, "errno", err.errnum);
 	}
+	/* none of these may leak into the next container (a stray stdin write
+	 * end would keep a StdinOnce container from ever seeing EOF) */
+	int own[2] = { p.pidfd, p.stdin_fd };
+	for (int i = 0; i < 2; i++)
+		if (own[i] >= 0)
+			fcntl(own[i], F_SETFD, FD_CLOEXEC);
 	c->pid = p.pid;
 	c->pidfd = p.pidfd;
 	c->stdin_fd = p.stdin_fd;
@@ -570,7 +578,7 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 		c->nopen++;
 	}
 	if (c->tty)
-		c->tty_fd = p.stdout_fd >= 0 ? dup(p.stdout_fd) : -1;
+		c->tty_fd = p.stdout_fd >= 0 ? fcntl(p.stdout_fd, F_DUPFD_CLOEXEC, 0) : -1;
 	/* a StdinOnce container that nobody attached stdin to keeps its copy
 	 * here (docker run -d -i); the first stdin attacher takes it */
 	for (struct sub *s = c->subs, *next; s; s = next) {
@@ -673,11 +681,26 @@ static json_t *op_subscribe(struct monitord *m, struct conn *k, const json_t *re
 	return reply_ok();
 }
 
+static void conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *k = arg;
+	(void)fd, (void)what;
+	flush_queue(k->m, k);
+}
+
 static void flush_queue(struct monitord *m, struct conn *k)
 {
 	while (json_array_size(m->queue)) {
-		if (skiff_mproto_send_json(k->fd, json_array_get(m->queue, 0), -1, MSG_DONTWAIT) < 0)
+		int r = skiff_mproto_send_json(k->fd, json_array_get(m->queue, 0), -1, MSG_DONTWAIT);
+		if (r == -EAGAIN) {
+			if (!k->ev_write)
+				k->ev_write = event_new(m->base, k->fd, EV_WRITE, conn_on_write, k);
+			if (k->ev_write)
+				event_add(k->ev_write, NULL);
 			return;
+		}
+		if (r < 0)
+			return; /* the read side sees the hangup and frees k */
 		json_array_remove(m->queue, 0);
 	}
 }
@@ -700,6 +723,8 @@ static void conn_free(struct conn *k, bool close_fd)
 			break;
 		}
 	event_free(k->ev);
+	if (k->ev_write)
+		event_free(k->ev_write);
 	if (close_fd)
 		close(k->fd);
 	free(k);
@@ -754,7 +779,7 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (r == -EBADMSG || r == -EMSGSIZE) {
 		rep = reply_err(400, "malformed request");
-		skiff_mproto_send_json(fd, rep, -1, 0);
+		skiff_mproto_send_json(fd, rep, -1, MSG_DONTWAIT);
 		return;
 	}
 	if (r < 0) {
@@ -773,8 +798,9 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 		}
 	if (!rep)
 		rep = reply_err(400, "unknown op '%s'", op);
-	/* replies block: the client waits for them, and they are small */
-	if (skiff_mproto_send_json(fd, rep, -1, 0) < 0) {
+	/* the client waits for its reply; one that lets replies pile up is dropped
+	 * rather than allowed to stall every container's output */
+	if (skiff_mproto_send_json(fd, rep, -1, MSG_DONTWAIT) < 0) {
 		conn_free(k, true);
 		return;
 	}
