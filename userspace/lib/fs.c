@@ -33,7 +33,9 @@ int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 	_cleanup_close_ int fd = -1, dfd = -1;
 	int r;
 
-	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
+	static _Atomic unsigned long seq;
+	/* unique per thread and call: the store writes from worker threads too */
+	if (asprintf(&tmp, "%s.tmp.%d.%d.%lu", path, getpid(), gettid(), seq++) < 0)
 		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
