@@ -969,9 +969,15 @@ json_t *skiff_http_query_all(const struct skiff_http_req *req, const char *name)
 bool skiff_http_query_bool(const struct skiff_http_req *req, const char *name, bool def)
 {
 	const char *v = skiff_http_query(req, name);
+	static const char *const falsy[] = { "", "0", "no", "false", "none" };
+
 	if (!v)
 		return def;
-	return !strcmp(v, "1") || !strcasecmp(v, "true");
+	/* dockerd's httputils.BoolValue: anything but these is true ("yes", "True", "1") */
+	for (size_t i = 0; i < ARRAY_SIZE(falsy); i++)
+		if (!strcasecmp(v, falsy[i]))
+			return false;
+	return true;
 }
 
 json_t *skiff_http_body_json(struct skiff_http_req *req, bool allow_empty)

@@ -79,7 +79,7 @@ const char *skiff_http_query(const struct skiff_http_req *req, const char *name)
 /* Every value of a repeated key (names=a&names=b) as a new JSON array of
  * strings (empty when absent); the caller json_decref()s it. */
 json_t *skiff_http_query_all(const struct skiff_http_req *req, const char *name);
-/* "1", "true", "True" -> true; absent -> def */
+/* dockerd's rule: absent -> def; "", "0", "no", "false", "none" -> false; else true */
 bool skiff_http_query_bool(const struct skiff_http_req *req, const char *name, bool def);
 /* Parses the body as JSON. Empty body -> {} when allow_empty. On failure
  * replies 400 itself and returns NULL. */

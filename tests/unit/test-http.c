@@ -25,9 +25,10 @@ static struct bufferevent *hijacked;
 
 static void h_echo(struct skiff_http_req *req)
 {
-	json_t *j = json_pack("{s:s,s:i,s:o,s:o,s:o}", "path", req->path, "minor", req->api_minor, "query",
+	json_t *j = json_pack("{s:s,s:i,s:o,s:o,s:o,s:[bbbb]}", "path", req->path, "minor", req->api_minor, "query",
 			      json_incref(req->query), "names", skiff_http_query_all(req, "names"), "params",
-			      json_array());
+			      json_array(), "bools", skiff_http_query_bool(req, "a", false),
+			      skiff_http_query_bool(req, "b", false), skiff_http_query_bool(req, "zz", true), skiff_http_query_bool(req, "c", true));
 	for (int i = 0; i < SKIFF_HTTP_MAX_PARAMS && req->params[i]; i++)
 		json_array_append_new(json_object_get(j, "params"), json_string(req->params[i]));
 	skiff_http_reply_json(req, 200, j);
@@ -248,7 +249,7 @@ TEST_F(srv, ping_headers_and_head)
 TEST_F(srv, versioned_paths_params_and_query)
 {
 	int fd = client(self->sock);
-	dprintf(fd, "GET /v1.41/echo/abc/x/127.0.0.1:5000/bu%%73ybox?a=1&b=x+y%%26z&names=n1&names=n%%3A2 HTTP/1.1\r\n\r\n");
+	dprintf(fd, "GET /v1.41/echo/abc/x/127.0.0.1:5000/bu%%73ybox?a=1&b=x+y%%26z&names=n1&names=n%%3A2&c=No HTTP/1.1\r\n\r\n");
 	char *r = read_until(self->base, fd, "}\n", NULL);
 	json_t *j = body_of(r);
 	ASSERT_NE(NULL, j) TH_LOG("%s", r);
@@ -259,7 +260,13 @@ TEST_F(srv, versioned_paths_params_and_query)
 	EXPECT_STREQ("x y&z", skiff_json_str(json_object_get(j, "query"), "b", ""));
 	EXPECT_STREQ("n:2", skiff_json_str(json_object_get(j, "query"), "names", ""));
 	EXPECT_EQ(2, json_array_size(json_object_get(j, "names")));
+	EXPECT_EQ(4, json_array_size(json_object_get(j, "bools")));
+	EXPECT_TRUE(json_is_false(json_array_get(json_object_get(j, "bools"), 3)));
 	EXPECT_STREQ("n1", json_string_value(json_array_get(json_object_get(j, "names"), 0)));
+	/* a=1 true, b="x y&z" true (dockerd: anything not falsy), zz absent -> default */
+	EXPECT_TRUE(json_is_true(json_array_get(json_object_get(j, "bools"), 0)));
+	EXPECT_TRUE(json_is_true(json_array_get(json_object_get(j, "bools"), 1)));
+	EXPECT_TRUE(json_is_true(json_array_get(json_object_get(j, "bools"), 2)));
 	json_decref(j);
 
 	dprintf(fd, "GET /echo/zz HTTP/1.1\r\n\r\n");
