@@ -290,6 +290,8 @@ static void h_info(struct skiff_http_req *req)
 
 /* ---- /events ---- */
 
+#define EVENTS_MAX_PENDING (16 * 1024 * 1024)
+
 struct ev_stream {
 	struct skiff_http_req *req;
 	struct skiff_daemon *d;
@@ -339,8 +341,14 @@ static void ev_cb(json_t *event, void *data)
 
 	if (s->until && skiff_json_int(event, "timeNano", 0) > s->until)
 		return; /* the timer ends the stream */
-	if (skiff_events_match(event, s->filters))
-		skiff_http_stream_json(s->req, json_incref(event));
+	if (!skiff_events_match(event, s->filters))
+		return;
+	if (skiff_http_stream_pending(s->req) > EVENTS_MAX_PENDING) {
+		/* the client stopped reading: end its stream rather than buffer without bound */
+		ev_end(s);
+		return;
+	}
+	skiff_http_stream_json(s->req, json_incref(event));
 }
 
 static long long ts_nano(const struct timespec *t)
