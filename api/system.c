@@ -343,8 +343,9 @@ static void ev_cb(json_t *event, void *data)
 		return; /* the timer ends the stream */
 	if (!skiff_events_match(event, s->filters))
 		return;
-	if (skiff_http_stream_pending(s->req) > EVENTS_MAX_PENDING) {
-		/* the client stopped reading: end its stream rather than buffer without bound */
+	if (s->sub && skiff_http_stream_pending(s->req) > EVENTS_MAX_PENDING) {
+		/* the client stopped reading: end its stream rather than buffer without
+		 * bound (live only: during the replay s->sub is not set yet) */
 		ev_end(s);
 		return;
 	}
