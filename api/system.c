@@ -458,7 +458,9 @@ static void h_df(struct skiff_http_req *req)
 		json_array_foreach(containers, k, c)
 			n += !strcmp(skiff_json_str(c, "ImageID", ""), id);
 		json_object_set_new(img, "Containers", json_integer(n));
-		if (!json_object_get(img, "SharedSize"))
+		/* the CLI skips -1 ("not computed") when it sums what is in use;
+		 * layers shared between images are not counted yet, so 0 */
+		if (skiff_json_int(img, "SharedSize", -1) < 0)
 			json_object_set_new(img, "SharedSize", json_integer(0));
 		layers += skiff_json_int(img, "Size", 0);
 	}
