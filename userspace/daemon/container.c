@@ -202,6 +202,7 @@ void skiff_container_event(struct skiff_daemon *d, struct skiff_ctr *c, const ch
 }
 
 static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_error *err);
+static void do_remove(struct skiff_daemon *d, struct skiff_ctr *c);
 
 /* ---- waiters ----------------------------------------------------------- */
 
@@ -235,7 +236,7 @@ static void fire_waiters(struct skiff_daemon *d, struct skiff_ctr *c, bool exite
 				w->cb(r < 0 ? (err.status ? err.status : 500) : 0, c->exit_code, r < 0 ? err.msg : NULL,
 				      w->data);
 		} else if (w->cb) {
-			w->cb(0, c->exit_code, (c->error && *c->error) ? c->error : NULL, w->data);
+			w->cb(0, c->exit_code, NULL, w->data);
 		}
 		free(w);
 	}
@@ -536,7 +537,12 @@ int skiff_container_start(struct skiff_daemon *d, struct skiff_ctr *c, struct sk
 		c->restart_count = 0;
 		c->rt->rs.delay_ms = 0;
 	}
-	return do_start(d, c, err);
+	int r = do_start(d, c, err);
+	/* Docker removes an AutoRemove container whose start failed: docker
+	 * run --rm waits for that (wait?condition=removed) */
+	if (r < 0 && skiff_json_bool(c->host_config, "AutoRemove", false) && !skiff_ctr_is_running(c))
+		do_remove(d, c);
+	return r;
 }
 
 /* ---- signals, stop, kill ----------------------------------------------- */
@@ -1081,9 +1087,9 @@ json_t *skiff_container_inspect_json(struct skiff_daemon *d, struct skiff_ctr *c
 			  "OOMKilled", c->oom_killed, "Dead", c->status == SKIFF_CTR_DEAD, "Pid", running ? c->pid : 0,
 			  "ExitCode", c->exit_code, "Error", c->error ? c->error : "", "StartedAt", started,
 			  "FinishedAt", finished);
-	ns = json_pack("{s:s, s:s, s:s, s:{}, s:s, s:n, s:n, s:s, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:o}", "Bridge",
+	ns = json_pack("{s:s, s:s, s:s, s:{}, s:b, s:n, s:n, s:s, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:o}", "Bridge",
 		       "", "SandboxID", running ? c->id : "", "SandboxKey",
-		       "", "Ports", "HairpinMode", "", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
+		       "", "Ports", "HairpinMode", 0, "SecondaryIPAddresses", "SecondaryIPv6Addresses",
 		       "EndpointID", "", "Gateway", "", "GlobalIPv6PrefixLen", 0, "GlobalIPv6Address", "", "IPAddress",
 		       "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "", "Networks", networks_json(c));
 	if (running && c->pid > 0)
