@@ -59,16 +59,16 @@ static void h_list(struct skiff_http_req *req)
 	struct skiff_error err = { 0 };
 	_cleanup_json_ json_t *filters = skiff_http_query_filters(req);
 	const char *limit = skiff_http_query(req, "limit");
-	json_t *out;
+	_cleanup_free_ char *out = NULL;
 
 	if (!filters)
 		return;
-	out = skiff_container_list_json(req->daemon, skiff_http_query_bool(req, "all", false),
+	out = skiff_container_list_dump(req->daemon, skiff_http_query_bool(req, "all", false),
 					limit ? atoi(limit) : -1, skiff_http_query_bool(req, "size", false), filters,
 					&err);
 	if (!out)
 		return reply_err(req, &err);
-	skiff_http_reply_json(req, 200, out);
+	skiff_http_reply_data(req, 200, "application/json", out, strlen(out));
 }
 
 static void h_inspect(struct skiff_http_req *req)

@@ -62,6 +62,9 @@ int skiff_container_pause(struct skiff_daemon *d, struct skiff_ctr *c, bool paus
 /* GET /containers/json */
 json_t *skiff_container_list_json(struct skiff_daemon *d, bool all, int limit, bool size, const json_t *filters,
 				  struct skiff_error *err);
+/* The same as JSON text (what the endpoint sends; built from cached pieces). */
+char *skiff_container_list_dump(struct skiff_daemon *d, bool all, int limit, bool size, const json_t *filters,
+				struct skiff_error *err);
 /* GET /containers/{id}/json */
 json_t *skiff_container_inspect_json(struct skiff_daemon *d, struct skiff_ctr *c, bool size);
 /* POST /containers/prune */
