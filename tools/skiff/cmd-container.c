@@ -244,7 +244,7 @@ static json_t *build_create(struct cli *cli, struct cli_opts *o, bool run)
 	bool rm = opt_bool(o, "rm");
 	const char *rp = skiff_json_str(json_object_get(hc, "RestartPolicy"), "Name", "no");
 	if (rm && strcmp(rp, "no") && *rp)
-		return skiff_error_set(&cli->err, 400, EINVAL, "Conflicting options: --restart and --rm"), NULL;
+		return skiff_error_set(&cli->err, 400, EINVAL, "conflicting options: cannot specify both --restart and --rm"), NULL;
 	json_object_set_new(hc, "AutoRemove", json_boolean(rm));
 	v = opt_list(o, "cap-add", &n);
 	json_object_set_new(hc, "CapAdd", n ? strv_json(v, n) : json_null());

@@ -325,7 +325,8 @@ static json_t *fn_json(json_t **a, size_t n, struct skiff_error *err)
 {
 	if (n != 1)
 		return skiff_error_set(err, 400, EINVAL, "template: json takes one argument"), NULL;
-	char *s = a[0] ? json_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT) : strdup("null");
+	/* a missing field is Go's nil: json prints null */
+	char *s = a[0] && a[0] != no_value_ptr() ? json_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT) : strdup("null");
 	json_t *r = json_string(s ? s : "");
 	free(s);
 	return r;

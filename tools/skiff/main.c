@@ -152,19 +152,27 @@ static int run_cmd(struct cli *cli, const struct cli_cmd *c, int argc, char **ar
 		return 0;
 	}
 	if (r < 0) {
-		fprintf(stderr, "%s\nSee 'skiff %s --help'.\n", cli->err.msg, c->name);
+		fprintf(stderr, "%s\n\nUsage:  skiff %s %s\n\nRun 'skiff %s --help' for more information\n", cli->err.msg,
+			c->name, c->usage ? c->usage : "", c->name);
 		cli_opts_free(&o);
 		return 125;
 	}
 	if (o.argc < c->min_args || (c->max_args >= 0 && o.argc > c->max_args)) {
-		const char *what = c->max_args == c->min_args ? "exactly" : o.argc < c->min_args ? "at least" : "at most";
-		int n = o.argc < c->min_args ? c->min_args : c->max_args;
+		/* cobra's wording: exact, at least, no arguments */
+		bool exact = c->max_args == c->min_args;
 		if (c->max_args == 0)
-			fprintf(stderr, "\"skiff %s\" accepts no arguments.\n", c->name);
+			fprintf(stderr, "skiff: 'skiff %s' accepts no arguments\n", c->name);
+		else if (exact)
+			fprintf(stderr, "skiff: 'skiff %s' requires %d argument%s\n", c->name, c->min_args,
+				c->min_args == 1 ? "" : "s");
+		else if (o.argc < c->min_args)
+			fprintf(stderr, "skiff: 'skiff %s' requires at least %d argument%s\n", c->name, c->min_args,
+				c->min_args == 1 ? "" : "s");
 		else
-			fprintf(stderr, "\"skiff %s\" requires %s %d argument%s.\n", c->name, what, n, n == 1 ? "" : "s");
-		fprintf(stderr, "See 'skiff %s --help'.\n\nUsage:  skiff %s %s\n\n%s\n", c->name, c->name,
-			c->usage ? c->usage : "", c->summary);
+			fprintf(stderr, "skiff: 'skiff %s' requires at most %d argument%s\n", c->name, c->max_args,
+				c->max_args == 1 ? "" : "s");
+		fprintf(stderr, "\nUsage:  skiff %s %s\n\n%s 'skiff %s --help' for more information\n", c->name,
+			c->usage ? c->usage : "", exact || c->max_args == 0 ? "Run" : "See", c->name);
 		cli_opts_free(&o);
 		return 1;
 	}
