@@ -143,6 +143,22 @@ static json_t *strv_json(const char **v, size_t n)
 	return a;
 }
 
+/* docker normalises capability names to CAP_X (upper case), except ALL */
+static json_t *caps_json(const char **v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *c = NULL;
+		bool all = !strcasecmp(v[i], "ALL"), pre = !strncasecmp(v[i], "CAP_", 4);
+		if (asprintf(&c, "%s%s", all || pre ? "" : "CAP_", v[i]) < 0)
+			continue;
+		for (char *p = c; *p; p++)
+			*p = toupper((unsigned char)*p);
+		json_array_append_new(a, json_string(c));
+	}
+	return a;
+}
+
 /* Build the POST /containers/create body from run/create flags. */
 static json_t *build_create(struct cli *cli, struct cli_opts *o, bool run)
 {
@@ -247,9 +263,10 @@ static json_t *build_create(struct cli *cli, struct cli_opts *o, bool run)
 		return skiff_error_set(&cli->err, 400, EINVAL, "conflicting options: cannot specify both --restart and --rm"), NULL;
 	json_object_set_new(hc, "AutoRemove", json_boolean(rm));
 	v = opt_list(o, "cap-add", &n);
-	json_object_set_new(hc, "CapAdd", n ? strv_json(v, n) : json_null());
+	json_object_set_new(hc, "CapAdd", n ? caps_json(v, n) : json_null());
 	v = opt_list(o, "cap-drop", &n);
-	json_object_set_new(hc, "CapDrop", n ? strv_json(v, n) : json_null());
+	json_object_set_new(hc, "CapDrop", n ? caps_json(v, n) : json_null());
+	json_object_set_new(hc, "MemorySwappiness", json_integer(-1)); /* docker's "unset" */
 	json_object_set_new(hc, "Privileged", json_boolean(opt_bool(o, "privileged")));
 	json_object_set_new(hc, "ReadonlyRootfs", json_boolean(opt_bool(o, "read-only")));
 	json_t *sec = json_array();
