@@ -357,8 +357,16 @@ TEST_F(mon, spawn_failure_reports_exit_code)
 	struct skiff_error err = { 0 };
 	_cleanup_json_ json_t *spec = make_spec(self, id, "x", false, false);
 
+	struct skiff_attach *a = NULL;
+	struct skiff_attach_ops aops = { on_stdin_cb, on_output_cb, on_end_cb, &self->s };
+
+	ASSERT_EQ(0, skiff_monitor_attach(self->m, id, true, &aops, &a, &err)) TH_LOG("%s", err.msg);
 	json_object_set_new(spec, "args", json_pack("[s]", "/nosuch-binary"));
 	EXPECT_GT(0, skiff_monitor_spawn(self->m, spec, NULL, &err));
+	/* the attacher of the failed run is ended, as Docker closes its streams */
+	EXPECT_TRUE(loop_until(self->base, &self->s.ended, 3000));
+	EXPECT_FALSE(self->s.got_stdin);
+	skiff_attach_close(a);
 	TH_LOG("spawn error: %s", err.msg);
 	EXPECT_EQ(400, err.status);
 	EXPECT_EQ(127, skiff_monitor_spawn_exit_code(&err));

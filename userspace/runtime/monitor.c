@@ -548,6 +548,12 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 		int code = skiff_mproto_spawn_exit_code(err.status, err.errnum);
 		log_info("container %.12s: spawn failed: %s", id, err.msg);
 		ctr_release_proc(c);
+		/* Docker closes the streams of a start that failed: attachers
+		 * waiting for this run end now (docker run --rm nosuch exits) */
+		c->busy++;
+		while (c->subs)
+			sub_end(c->subs);
+		c->busy--;
 		ctr_maybe_free(c);
 		return json_pack("{s:b, s:i, s:s, s:i, s:i}", "ok", 0, "status", err.status ? err.status : 500,
 				 "message", err.msg, "exit_code", code, "errno", err.errnum);
