@@ -12,6 +12,7 @@
 
 #include "../lib/cleanup.h"
 #include "../lib/fs.h"
+#include "spawn-trace.h"
 
 /* A new cpuset cgroup starts with empty cpus/mems: no task may join until
  * they are filled. Copy them from the parent when empty. */
@@ -64,6 +65,11 @@ int skiff_cgroup_v1_create(const struct skiff_cgroup_layout *l, const char *id, 
 		r = make_dir(dir, cpuset, err);
 		if (r < 0)
 			return r;
+		if (skiff_spawn_trace_fd >= 0) {
+			char step[96];
+			snprintf(step, sizeof(step), "cgroup: v1 %s", l->v1[i].controllers);
+			skiff_spawn_trace_mark(step);
+		}
 	}
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include "../lib/cleanup.h"
 #include "../lib/fs.h"
 #include "../lib/json.h"
+#include "spawn-trace.h"
 
 /* v1 controllers we manage; named hierarchies (name=systemd) are left alone */
 static const char *const known_controllers[] = {
@@ -353,8 +354,10 @@ int skiff_cgroup_create(const struct skiff_cgroup_layout *l, const char *id, con
 		r = skiff_cgroup_v1_create(l, id, err);
 	if (r == 0 && l->v2_root[0])
 		r = skiff_cgroup_v2_create(l, id, err);
+	SPAWN_TRACE("cgroup: v2 mkdir");
 	if (r == 0 && lim)
 		r = apply_limits(l, id, lim, err);
+	SPAWN_TRACE("cgroup: limits");
 	if (r < 0) {
 		skiff_cgroup_destroy(l, id);
 		return skiff_error_wrap(err, "creating cgroup for '%.12s'", id);

@@ -21,6 +21,7 @@
 #include "../lib/cleanup.h"
 #include "../lib/json.h"
 #include "spawn.h"
+#include "spawn-trace.h"
 
 const char *const skiff_masked_paths[] = {
 	"/proc/asound",	       "/proc/acpi",	   "/proc/interrupts", "/proc/kcore",
@@ -357,8 +358,10 @@ int skiff_rootfs_setup(const struct skiff_rootfs *r, struct skiff_error *err)
 	/* nothing we mount may propagate back to the host */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "making / rprivate");
+	SPAWN_TRACE("rootfs: make / rprivate");
 	if ((rc = mount_overlay(r, err)) < 0)
 		return rc;
+	SPAWN_TRACE("rootfs: overlay");
 	_cleanup_close_ int rootfd = open(r->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening rootfs %s", r->target);
@@ -366,6 +369,7 @@ int skiff_rootfs_setup(const struct skiff_rootfs *r, struct skiff_error *err)
 	rc = mount_at(rootfd, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false, err);
 	if (rc < 0)
 		return rc;
+	SPAWN_TRACE("rootfs: proc");
 	unsigned long sysro = r->privileged ? 0 : MS_RDONLY;
 	if (r->new_net) {
 		rc = mount_at(rootfd, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | sysro, NULL, false, err);
@@ -380,12 +384,16 @@ int skiff_rootfs_setup(const struct skiff_rootfs *r, struct skiff_error *err)
 				return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "making /sys read-only");
 		}
 	}
+	SPAWN_TRACE("rootfs: sys");
 	if (rc == 0)
 		rc = setup_cgroupfs(rootfd, r, err);
+	SPAWN_TRACE("rootfs: cgroupfs");
 	if (rc == 0)
 		rc = setup_dev(rootfd, r, err);
+	SPAWN_TRACE("rootfs: dev+pts+shm+mqueue");
 	if (rc == 0)
 		rc = setup_user_mounts(rootfd, r, err);
+	SPAWN_TRACE("rootfs: user mounts");
 	const struct {
 		const char *path;
 		const char *src;
@@ -396,15 +404,18 @@ int skiff_rootfs_setup(const struct skiff_rootfs *r, struct skiff_error *err)
 			rc = mount_at(rootfd, etc[i].src, etc[i].path, NULL, MS_BIND, NULL, true, err);
 	if (rc < 0)
 		return rc;
+	SPAWN_TRACE("rootfs: etc files");
 
 	if (chdir(r->target) < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "chdir %s", r->target);
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "pivot_root");
+	SPAWN_TRACE("rootfs: pivot_root");
 	if (umount2(".", MNT_DETACH) < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "detaching the old root");
 	if (chdir("/") < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "chdir /");
+	SPAWN_TRACE("rootfs: umount old root");
 
 	if (r->privileged)
 		return 0;
@@ -419,6 +430,7 @@ int skiff_rootfs_setup(const struct skiff_rootfs *r, struct skiff_error *err)
 		if (rc < 0)
 			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "masking %s", *p);
 	}
+	SPAWN_TRACE("rootfs: masked paths");
 	for (const char *const *p = skiff_readonly_paths; *p; p++) {
 		if (mount(*p, *p, NULL, MS_BIND | MS_REC, NULL) < 0) {
 			if (errno == ENOENT)
@@ -428,6 +440,7 @@ int skiff_rootfs_setup(const struct skiff_rootfs *r, struct skiff_error *err)
 		if (remount_ro(*p, MS_NOSUID | MS_NODEV | MS_NOEXEC) < 0)
 			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "making %s read-only", *p);
 	}
+	SPAWN_TRACE("rootfs: readonly paths");
 	return 0;
 }
 
