@@ -97,6 +97,14 @@ static void bench_spawn(struct skiff_cgroup_layout *cg, const char *dir, const c
 	for (int i = 0; i < n; i++) {
 		struct skiff_error err = { 0 };
 		struct skiff_proc p;
+		char d[128];
+		/* a fresh container: empty upper and work, like the daemon makes */
+		static const char *const fresh[] = { "upper", "work" };
+		for (size_t k = 0; k < 2; k++) {
+			snprintf(d, sizeof(d), "%s/%s", dir, fresh[k]);
+			skiff_rm_rf(d);
+			mkdir(d, 0755);
+		}
 		double t0 = now_us();
 		if (skiff_spawn(cg, spec, &p, &err) < 0) {
 			fprintf(stderr, "spawn: %s\n", err.msg);
@@ -146,7 +154,10 @@ int main(int argc, char **argv)
 		n = 10;
 	if (!mkdtemp(dir))
 		return 1;
-	static const char *const sub[] = { "lower/bin", "lower/etc", "upper", "work", "merged" };
+	/* the layout of tools/mkimage-busybox's image */
+	static const char *const sub[] = { "lower/bin",	 "lower/etc", "lower/tmp", "lower/root", "lower/home",
+					   "lower/proc", "lower/sys", "lower/dev", "upper",	 "work",
+					   "merged" };
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, sub[i]);
 		skiff_mkdir_p(p, 0755);

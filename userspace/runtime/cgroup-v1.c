@@ -14,8 +14,9 @@
 #include "../lib/fs.h"
 #include "spawn-trace.h"
 
-/* A new cpuset cgroup starts with empty cpus/mems: no task may join until
- * they are filled. Copy them from the parent when empty. */
+/* A new cpuset cgroup under a parent without clone_children starts with
+ * empty cpus/mems: no task may join until they are filled. Copy them from
+ * the parent when empty. */
 static int cpuset_copy_down(const char *dir)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
@@ -40,31 +41,51 @@ static int cpuset_copy_down(const char *dir)
 	return 0;
 }
 
-static int make_dir(const char *dir, bool cpuset, struct skiff_error *err)
+/* A container's cpuset cgroup must have cpus/mems before its init joins.
+ * With cgroup.clone_children on skiff's parent the kernel copies them at
+ * mkdir, so a container's cpuset costs one mkdir like every other
+ * hierarchy instead of four reads and two writes. The parent is checked once
+ * per process (and again whenever it had to be created). */
+static char cpuset_parent_ready[512];
+
+static int prepare_parent(const char *parent, bool cpuset, struct skiff_error *err)
 {
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mkdir %s", dir);
-	if (cpuset) {
-		int r = cpuset_copy_down(dir);
-		if (r < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "initialising cpuset of %s", dir);
-	}
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mkdir %s", parent);
+	if (!cpuset)
+		return 0;
+	char path[600];
+	int r = cpuset_copy_down(parent);
+	snprintf(path, sizeof(path), "%s/cgroup.clone_children", parent);
+	if (r == 0)
+		r = skiff_write_file(path, "1");
+	if (r < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "initialising cpuset of %s", parent);
+	snprintf(cpuset_parent_ready, sizeof(cpuset_parent_ready), "%s", parent);
 	return 0;
 }
 
 int skiff_cgroup_v1_create(const struct skiff_cgroup_layout *l, const char *id, struct skiff_error *err)
 {
-	char dir[512];
+	char parent[512], dir[600];
 	for (int i = 0; i < l->nv1; i++) {
 		bool cpuset = skiff_cgroup_has_token(l->v1[i].controllers, "cpuset");
-		snprintf(dir, sizeof(dir), "%s/%s", l->v1[i].root, l->parent);
-		int r = make_dir(dir, cpuset, err);
-		if (r < 0)
+		int r;
+		snprintf(parent, sizeof(parent), "%s/%s", l->v1[i].root, l->parent);
+		snprintf(dir, sizeof(dir), "%s/%s", parent, id);
+		if (cpuset && strcmp(cpuset_parent_ready, parent) && (r = prepare_parent(parent, true, err)) < 0)
 			return r;
-		snprintf(dir, sizeof(dir), "%s/%s/%s", l->v1[i].root, l->parent, id);
-		r = make_dir(dir, cpuset, err);
-		if (r < 0)
-			return r;
+		r = mkdir(dir, 0755) < 0 ? -errno : 0;
+		if (r == -ENOENT) {
+			/* first container under this parent (or someone removed it) */
+			if ((r = prepare_parent(parent, cpuset, err)) < 0)
+				return r;
+			r = mkdir(dir, 0755) < 0 ? -errno : 0;
+		}
+		if (r == -EEXIST && cpuset) /* left from before: may predate clone_children */
+			r = cpuset_copy_down(dir);
+		if (r < 0 && r != -EEXIST)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "mkdir %s", dir);
 		if (skiff_spawn_trace_fd >= 0) {
 			char step[96];
 			snprintf(step, sizeof(step), "cgroup: v1 %s", l->v1[i].controllers);

@@ -35,21 +35,40 @@ static void enable_controllers(const char *dir)
 	}
 }
 
-int skiff_cgroup_v2_create(const struct skiff_cgroup_layout *l, const char *id, struct skiff_error *err)
-{
-	char dir[512];
-	bool ctl = l->mode == SKIFF_CGROUP_V2 || l->v2_has_controllers;
+/* Delegating controllers down to skiff's parent is a read and up to six
+ * writes: done once per process, and again when the parent had to be made. */
+static char parent_ready[512];
 
+static int prepare_parent(const struct skiff_cgroup_layout *l, const char *parent, struct skiff_error *err)
+{
+	bool ctl = l->mode == SKIFF_CGROUP_V2 || l->v2_has_controllers;
 	if (ctl)
 		enable_controllers(l->v2_root);
-	snprintf(dir, sizeof(dir), "%s/%s", l->v2_root, l->parent);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mkdir %s", dir);
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mkdir %s", parent);
 	if (ctl)
-		enable_controllers(dir);
-	snprintf(dir, sizeof(dir), "%s/%s/%s", l->v2_root, l->parent, id);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mkdir %s", dir);
+		enable_controllers(parent);
+	snprintf(parent_ready, sizeof(parent_ready), "%s", parent);
+	return 0;
+}
+
+int skiff_cgroup_v2_create(const struct skiff_cgroup_layout *l, const char *id, struct skiff_error *err)
+{
+	char parent[512], dir[600];
+	int r;
+
+	snprintf(parent, sizeof(parent), "%s/%s", l->v2_root, l->parent);
+	snprintf(dir, sizeof(dir), "%s/%s", parent, id);
+	if (strcmp(parent_ready, parent) && (r = prepare_parent(l, parent, err)) < 0)
+		return r;
+	r = mkdir(dir, 0755) < 0 ? -errno : 0;
+	if (r == -ENOENT) {
+		if ((r = prepare_parent(l, parent, err)) < 0)
+			return r;
+		r = mkdir(dir, 0755) < 0 ? -errno : 0;
+	}
+	if (r < 0 && r != -EEXIST)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "mkdir %s", dir);
 	return 0;
 }
 

@@ -466,6 +466,18 @@ int skiff_cgroup_destroy(const struct skiff_cgroup_layout *l, const char *id)
 
 	if (!id || !*id)
 		return -EINVAL;
+	/* the usual case: the init has exited and been reaped, every cgroup is
+	 * empty and one rmdir each is all it takes */
+	bool busy = false;
+	if (skiff_cgroup_path(l, NULL, id, dir, sizeof(dir)) == 0 && rmdir(dir) < 0 && errno != ENOENT)
+		busy = true;
+	for (int i = 0; i < l->nv1; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s/%s", l->v1[i].root, l->parent, id);
+		if (rmdir(dir) < 0 && errno != ENOENT)
+			busy = true;
+	}
+	if (!busy)
+		return 0;
 	/* frozen tasks never die from SIGKILL on v1: thaw first */
 	if (skiff_cgroup_path(l, "freezer", id, dir, sizeof(dir)) == 0 && access(dir, F_OK) == 0)
 		skiff_cgroup_v1_freeze(l, id, false, NULL);

@@ -133,6 +133,19 @@ static int openat_in_root(int rootfd, const char *path, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
+/* An empty file or a directory named name in dir; there already is fine. */
+static int create_at(int dir, const char *name, bool as_file)
+{
+	if (as_file) {
+		int f = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (f < 0)
+			return errno == EEXIST ? 0 : -errno;
+		close(f);
+		return 0;
+	}
+	return mkdirat(dir, name, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
 /* Opens (O_PATH) path inside the root, creating missing directories and,
  * when as_file, an empty file as the last component. */
 static int mkpath_in_root(int rootfd, const char *path, bool as_file)
@@ -142,6 +155,19 @@ static int mkpath_in_root(int rootfd, const char *path, bool as_file)
 	int fd = openat_in_root(rootfd, buf, O_PATH);
 	if (fd >= 0 || fd != -ENOENT)
 		return fd;
+	/* usually only the last component is missing */
+	char *slash = strrchr(buf, '/');
+	if (slash && slash[1]) {
+		*slash = '\0';
+		_cleanup_close_ int parent = openat_in_root(rootfd, buf[0] ? buf : "/", O_PATH | O_DIRECTORY);
+		*slash = '/';
+		if (parent >= 0) {
+			int r = create_at(parent, slash + 1, as_file);
+			if (r < 0)
+				return r;
+			return openat_in_root(rootfd, buf, O_PATH);
+		}
+	}
 	for (char *p = buf + 1;; p++) {
 		bool last = *p == '\0';
 		if (*p != '/' && !last)
@@ -155,15 +181,9 @@ static int mkpath_in_root(int rootfd, const char *path, bool as_file)
 			*slash = '/';
 			if (parent < 0)
 				return parent;
-			if (last && as_file) {
-				int f = openat(parent, slash + 1, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-				if (f < 0 && errno != EEXIST)
-					return -errno;
-				if (f >= 0)
-					close(f);
-			} else if (mkdirat(parent, slash + 1, 0755) < 0 && errno != EEXIST) {
-				return -errno;
-			}
+			int r = create_at(parent, slash + 1, last && as_file);
+			if (r < 0)
+				return r;
 			fd = openat_in_root(rootfd, buf, O_PATH);
 		}
 		if (last)
@@ -244,22 +264,49 @@ static int mount_overlay(const struct skiff_rootfs *r, struct skiff_error *err)
 	return 0;
 }
 
+/* Opens the root of a tmpfs we just mounted at path and makes it the cwd:
+ * what we create in it can be named relatively, with no walk from the
+ * rootfs and nothing in the image to redirect us. */
+static int enter_fresh_tmpfs(int rootfd, const char *path, struct skiff_error *err)
+{
+	int fd = openat_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -fd, "opening %s", path);
+	if (fchdir(fd) < 0) {
+		int e = errno;
+		close(fd);
+		return skiff_error_sys(err, SKIFF_EINTERNAL, e, "entering %s", path);
+	}
+	return fd;
+}
+
+/* Mounts onto name inside the cwd (a fresh tmpfs), creating it first. */
+static int mount_here(int dirfd, const char *src, const char *name, const char *type, unsigned long flags,
+		      const char *data, bool as_file, const char *shown, struct skiff_error *err)
+{
+	int r = create_at(dirfd, name, as_file);
+	if (r < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating mount point %s", shown);
+	if (mount(src, name, type, flags, data) < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mounting %s on %s", src ? src : type, shown);
+	return 0;
+}
+
 static int setup_dev(int rootfd, const struct skiff_rootfs *r, struct skiff_error *err)
 {
 	int rc = mount_at(rootfd, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", false,
 			  err);
 	if (rc < 0)
 		return rc;
-	_cleanup_close_ int dev = openat_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
+	_cleanup_close_ int dev = enter_fresh_tmpfs(rootfd, "/dev", err);
 	if (dev < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -dev, "opening /dev");
+		return dev;
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		if (mknodat(dev, dev_nodes[i].name, S_IFCHR | 0666, makedev(dev_nodes[i].maj, dev_nodes[i].min)) < 0) {
 			/* mknod refused (device cgroup, LSM): bind the host's node */
-			char host[64], dst[64];
+			char host[64];
 			snprintf(host, sizeof(host), "/dev/%s", dev_nodes[i].name);
-			snprintf(dst, sizeof(dst), "/dev/%s", dev_nodes[i].name);
-			rc = mount_at(rootfd, host, dst, NULL, MS_BIND, NULL, true, err);
+			rc = mount_here(dev, host, dev_nodes[i].name, NULL, MS_BIND, NULL, true, host, err);
 			if (rc < 0)
 				return rc;
 		}
@@ -267,16 +314,16 @@ static int setup_dev(int rootfd, const struct skiff_rootfs *r, struct skiff_erro
 	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++)
 		if (symlinkat(dev_links[i].to, dev, dev_links[i].link) < 0 && errno != EEXIST)
 			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "creating /dev/%s", dev_links[i].link);
-	rc = mount_at(rootfd, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		      "newinstance,ptmxmode=0666,mode=0620,gid=5", false, err);
+	rc = mount_here(dev, "devpts", "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5",
+			false, "/dev/pts", err);
 	if (rc == 0)
-		rc = mount_at(rootfd, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			      "mode=1777,size=65536k", false, err);
+		rc = mount_here(dev, "shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
+				false, "/dev/shm", err);
 	if (rc == 0)
-		rc = mount_at(rootfd, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false,
-			      err);
+		rc = mount_here(dev, "mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false,
+				"/dev/mqueue", err);
 	if (rc == 0 && r->console[0])
-		rc = mount_at(rootfd, r->console, "/dev/console", NULL, MS_BIND, NULL, true, err);
+		rc = mount_here(dev, r->console, "console", NULL, MS_BIND, NULL, true, "/dev/console", err);
 	return rc;
 }
 
@@ -288,35 +335,36 @@ static int setup_cgroupfs(int rootfd, const struct skiff_rootfs *r, struct skiff
 	unsigned long ro = r->privileged ? 0 : MS_RDONLY;
 	unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME;
 	const struct skiff_cgroup_layout *l = r->cg;
-	char dst[128];
+	char shown[128];
 
 	if (!l || !r->new_cgroupns)
 		return 0;
 	if (l->mode == SKIFF_CGROUP_V2)
 		return mount_at(rootfd, "cgroup", "/sys/fs/cgroup", "cgroup2", fl | ro, NULL, false, err);
 	int rc = mount_at(rootfd, "tmpfs", "/sys/fs/cgroup", "tmpfs", fl, "mode=755", false, err);
+	if (rc < 0)
+		return rc;
+	_cleanup_close_ int cg = enter_fresh_tmpfs(rootfd, "/sys/fs/cgroup", err);
+	if (cg < 0)
+		return cg;
 	for (int i = 0; rc == 0 && i < l->nv1; i++) {
-		snprintf(dst, sizeof(dst), "/sys/fs/cgroup/%s", l->v1[i].controllers);
-		rc = mount_at(rootfd, "cgroup", dst, "cgroup", fl | ro, l->v1[i].controllers, false, err);
+		snprintf(shown, sizeof(shown), "/sys/fs/cgroup/%s", l->v1[i].controllers);
+		rc = mount_here(cg, "cgroup", l->v1[i].controllers, "cgroup", fl | ro, l->v1[i].controllers, false,
+				shown, err);
 		/* "cpu,cpuacct" is also reachable as cpu and cpuacct */
 		if (rc == 0 && strchr(l->v1[i].controllers, ',')) {
 			char names[64];
 			snprintf(names, sizeof(names), "%s", l->v1[i].controllers);
 			char *save = NULL;
-			_cleanup_close_ int cg = openat_in_root(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY);
-			for (char *t = strtok_r(names, ",", &save); t && cg >= 0; t = strtok_r(NULL, ",", &save))
+			for (char *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save))
 				symlinkat(l->v1[i].controllers, cg, t);
 		}
 	}
 	if (rc == 0 && l->v2_root[0])
-		rc = mount_at(rootfd, "cgroup2", "/sys/fs/cgroup/unified", "cgroup2", fl | ro, NULL, false, err);
-	if (rc == 0 && ro) {
-		_cleanup_close_ int fd = openat_in_root(rootfd, "/sys/fs/cgroup", O_PATH);
-		char p[64];
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-		if (fd < 0 || mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | fl, NULL) < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "remounting /sys/fs/cgroup read-only");
-	}
+		rc = mount_here(cg, "cgroup2", "unified", "cgroup2", fl | ro, NULL, false, "/sys/fs/cgroup/unified", err);
+	/* "." is the tmpfs root itself, as remount wants */
+	if (rc == 0 && ro && mount(NULL, ".", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | fl, NULL) < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "remounting /sys/fs/cgroup read-only");
 	return rc;
 }
 
@@ -419,14 +467,14 @@ int skiff_rootfs_setup(const struct skiff_rootfs *r, struct skiff_error *err)
 
 	if (r->privileged)
 		return 0;
+	/* no lstat first: a file takes /dev/null, and the kernel answers
+	 * ENOTDIR when the target is a directory, which takes an empty tmpfs */
 	for (const char *const *p = skiff_masked_paths; *p; p++) {
-		struct stat st;
-		if (lstat(*p, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode))
+		rc = mount("/dev/null", *p, NULL, MS_BIND, NULL);
+		if (rc < 0 && errno == ENOTDIR)
 			rc = mount("tmpfs", *p, "tmpfs", MS_RDONLY, NULL);
-		else
-			rc = mount("/dev/null", *p, NULL, MS_BIND, NULL);
+		if (rc < 0 && errno == ENOENT)
+			continue;
 		if (rc < 0)
 			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "masking %s", *p);
 	}
