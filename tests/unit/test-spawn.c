@@ -196,4 +196,31 @@ TEST_F(ctr, exec_errors_like_docker_and_nothing_left)
 	assert_clean(_metadata, self);
 }
 
+/* The monitor ignores SIGPIPE and SIGHUP and has libevent handlers: none of
+ * that may reach the container, and the spawner's own state must survive. */
+TEST_F(ctr, signals_start_default_and_spawner_keeps_its_own)
+{
+	struct skiff_error err = { 0 };
+	struct sigaction sa = { .sa_handler = SIG_IGN }, got;
+	sigset_t blocked, now;
+	int st = -1;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	/* exec: busybox sh -c ignores SIGQUIT around a lone command */
+	json_t *spec = make_spec(self->dir, "exec grep -E '^Sig(Blk|Ign):' /proc/self/status");
+	_cleanup_free_ char *out = run(&self->cg, spec, &st, &err);
+	json_decref(spec);
+	ASSERT_NE(NULL, out) TH_LOG("%s", err.msg);
+	EXPECT_STREQ("SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n", out);
+	sigaction(SIGPIPE, NULL, &got);
+	EXPECT_EQ(SIG_IGN, got.sa_handler);
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	EXPECT_TRUE(sigismember(&now, SIGUSR1));
+	EXPECT_FALSE(sigismember(&now, SIGTERM));
+	assert_clean(_metadata, self);
+}
+
 TEST_HARNESS_MAIN

@@ -537,6 +537,9 @@ static void ctx_free(struct spawn_ctx *c)
  * child's first steps are assembly. Other architectures fork. */
 #if defined(__x86_64__)
 #define SPAWN_CLONE_VM 1
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 #define CHILD_STACK_SIZE (512 * 1024)
 
 static void child_entry(void *arg);
@@ -575,6 +578,11 @@ static void *child_stack(void)
 		mprotect(p, 4096, PROT_NONE); /* guard page */
 		stack = p;
 	}
+#if defined(__SANITIZE_ADDRESS__)
+	/* the last child never returned from its frames: ASan's shadow of this
+	 * stack still holds their redzones */
+	ASAN_UNPOISON_MEMORY_REGION((char *)stack + 4096, CHILD_STACK_SIZE - 4096);
+#endif
 	return stack;
 }
 #else
