@@ -266,14 +266,16 @@ def test_hostile_import(daemon, escape, kind):
     snap.assert_unchanged()
 
 
-def docker_archive(layer, config_name=None, layer_name="layer.tar"):
+def docker_archive(layer, config_ref=None, layer_ref=None):
+    """A docker-archive; config_ref/layer_ref override what manifest.json
+    points at (the entries themselves keep their normal names)."""
     cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["true"]},
                       "rootfs": {"type": "layers",
                                  "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
-    cname = config_name or hashlib.sha256(cfg).hexdigest() + ".json"
-    files = [(cname, "file", cfg), (layer_name, "file", layer),
-             ("manifest.json", "file", json.dumps([{"Config": cname, "RepoTags": ["e2e-hostile-load:1"],
-                                                    "Layers": [layer_name]}]).encode())]
+    cname = hashlib.sha256(cfg).hexdigest() + ".json"
+    files = [(cname, "file", cfg), ("layer.tar", "file", layer),
+             ("manifest.json", "file", json.dumps([{"Config": config_ref or cname, "RepoTags": ["e2e-hostile-load:1"],
+                                                    "Layers": [layer_ref or "layer.tar"]}]).encode())]
     return make_tar(files)
 
 
@@ -290,9 +292,9 @@ def test_hostile_load(daemon, escape, kind):
 
 def test_load_manifest_pointing_outside_archive(daemon, escape):
     layer = make_tar([("ok", "file", b"ok")])
-    for cfg_name, layer_name in (("../../../../etc/passwd", "layer.tar"), (None, "/etc/passwd"),
-                                 (None, "../" * 10 + escape.sentinel.lstrip("/"))):
-        data = docker_archive(layer, config_name=cfg_name, layer_name=layer_name)
+    for cfg_ref, layer_ref in (("../../../../etc/passwd", None), (None, "/etc/passwd"),
+                               (None, "../" * 10 + escape.sentinel.lstrip("/"))):
+        data = docker_archive(layer, config_ref=cfg_ref, layer_ref=layer_ref)
         r = daemon.request("POST", "/images/load", body=data, headers={"Content-Type": "application/x-tar"})
         assert r.status == 400 or r.status == 500 and r.message, r
         assert daemon.request("GET", "/images/e2e-hostile-load:1/json").status == 404
