@@ -2,10 +2,12 @@
  * process: bare fork+exec of /bin/true, `unshare -fpmnuic --mount-proc true`,
  * and skiff_spawn of busybox `true` (one lower layer, like test-spawn.c) with
  * the host network and with a new netns. Not part of `make`; build by hand:
- *   make build/libskiff.a build/kselftest/kselftest_harness.h
+ *   make build/libskiff.a
  *   gcc -O2 -D_GNU_SOURCE -o build/spawn-bench tests/bench/spawn-bench.c build/libskiff.a \
  *       $(pkg-config --libs jansson libseccomp libevent zlib libcrypto) -lpthread
- *   build/spawn-bench [-n runs]    (SKIFF_SPAWN_TRACE=1 for per-step lines on stderr)
+ *   build/spawn-bench -n 50         (BENCH_ONLY=host|new for one variant)
+ * SKIFF_SPAWN_TRACE=1 adds one stderr line per step of skiff_spawn (see
+ * userspace/runtime/spawn-trace.h); take per-step medians of the "+µs" field.
  */
 #include <errno.h>
 #include <fcntl.h>
