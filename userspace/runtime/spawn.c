@@ -3,8 +3,9 @@
  * cgroup paths) happens in the parent before clone3; the child only makes
  * syscalls: cgroups, namespaces, rootfs, identity, caps, seccomp, execve.
  * The child reports failures over a CLOEXEC pipe; EOF means exec worked.
- * Call from a single-threaded process (the monitor): the child is a plain
- * fork-style clone3 and may use malloc. */
+ * Call from a single-threaded process (the monitor): the child shares its
+ * memory (CLONE_VM|CLONE_VFORK, see clone_once) and may use malloc while the
+ * parent sleeps. */
 #include "spawn.h"
 
 #include <errno.h>
