@@ -35,7 +35,7 @@
  * programs are cached inside skiff_spawn (per profile text + caps), so the
  * monitor passes the profile every time. Exec failures come back with
  * status 400 and errnum ENOENT (exit code 127) or EACCES (126). The caller
- * must be single-threaded (the child is a fork-style clone3), and removes
+ * must be single-threaded (the child shares its memory until exec), and removes
  * the cgroups with skiff_cgroup_destroy() after the init exited.
  */
 #ifndef SKIFF_SPAWN_H
