@@ -1,7 +1,8 @@
 /* Spawning a container's init (and, later, exec'd processes) from a runtime
  * spec. The spec is JSON so skiffd can build it and hand it to the monitor
- * over its socket unchanged. Called in the monitor: the monitor is small, so
- * the fork/clone3 copies almost nothing.
+ * over its socket unchanged. Called in the monitor; on x86_64 the child is
+ * made with clone3(CLONE_VM|CLONE_VFORK|CLONE_INTO_CGROUP) on its own stack,
+ * posix_spawn style, so no address space is copied at all.
  *
  * Runtime spec (every key optional unless marked):
  * {
