@@ -18,7 +18,7 @@ static int write_str(const struct skiff_ctr *c, const char *name, const char *da
 	int r;
 	if (!p)
 		return -ENOMEM;
-	r = skiff_write_atomic(p, data, strlen(data), 0644);
+	r = skiff_write_replace(p, data, strlen(data), 0644); /* regenerated each start */
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "writing %s of container '%s'", name, c->name);
 	return 0;

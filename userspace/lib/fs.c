@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int write_via_temp(const char *path, const void *data, size_t len, mode_t mode, bool durable)
 {
 	_cleanup_free_ char *tmp = NULL, *dir = NULL;
 	_cleanup_close_ int fd = -1, dfd = -1;
@@ -41,7 +42,7 @@ int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
@@ -49,6 +50,8 @@ int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 		unlink(tmp);
 		return r;
 	}
+	if (!durable)
+		return 0;
 	dir = strdup(path);
 	if (!dir)
 		return -ENOMEM;
@@ -56,6 +59,16 @@ int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 	if (dfd >= 0)
 		fsync(dfd);
 	return 0;
+}
+
+int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_via_temp(path, data, len, mode, true);
+}
+
+int skiff_write_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_via_temp(path, data, len, mode, false);
 }
 
 int skiff_mkdir_p(const char *path, mode_t mode)

@@ -9,6 +9,11 @@
 /* Write data to path atomically: temp file in the same dir, fsync, rename,
  * fsync of the dir. A crash leaves the old or the new file, never a torn one. */
 int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Like skiff_write_atomic without the fsyncs: readers see the old or the new
+ * file, but a power loss may leave neither. For derived files that are
+ * regenerated on every start (a container's hostname, hosts, resolv.conf),
+ * where two fsyncs would cost ~0.6 ms of every start. */
+int skiff_write_replace(const char *path, const void *data, size_t len, mode_t mode);
 /* mkdir -p with mode for every created component. */
 int skiff_mkdir_p(const char *path, mode_t mode);
 /* rm -rf that does not cross mount points and does not follow symlinks. */
