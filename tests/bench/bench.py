@@ -337,7 +337,8 @@ def write_report(rows, dens):
            "| kernel | %s |" % platform.release(),
            "| cgroups | %s |" % cgroup_mode(),
            "", "## Start latency: `run --rm busybox true`, %d runs each, same host, same run" % RUNS, "",
-           "Wall time from exec of the client to its exit, measured in one bash loop with `$EPOCHREALTIME`.", "",
+           "Wall time from exec of the client to its exit, measured in one bash loop with `$EPOCHREALTIME`. "
+           "Rows are comparable within one run only: absolute numbers move with whatever else the host is doing.", "",
            "| what | median ms | p90 ms | min ms | notes |", "| --- | ---: | ---: | ---: | --- |"]
     for label, ms, err, note in rows:
         if ms:
