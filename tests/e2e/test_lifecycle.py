@@ -228,3 +228,18 @@ def test_tty_interactive_shell(docker):
     r = subprocess.run(["bash", "-c", "(%s) | script -qec '%s' /dev/null" % (feeder, cmd)], env=docker.env,
                        capture_output=True, text=True, timeout=60)
     assert "typed-42" in r.stdout, r.stdout
+
+
+def test_skiff_cli_run_logs_rm(skiff, name):
+    r = skiff("run", "--rm", "busybox", "echo", "from-skiff")
+    assert r.stdout == "from-skiff\n"
+    r = skiff("run", "--rm", "busybox", "sh", "-c", "exit 5", check=False)
+    assert r.returncode == 5
+    r = skiff("run", "--rm", "-i", "busybox", "cat", input="skiff-stdin\n")
+    assert r.stdout == "skiff-stdin\n"
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sh", "-c", "echo detached; sleep 600")
+    wait_for(lambda: "detached" in skiff("logs", n).stdout, what="skiff logs")
+    assert n in skiff("ps").stdout
+    skiff("rm", "-f", n)
+    assert n not in skiff("ps", "-a").stdout
