@@ -184,6 +184,15 @@ int skiff_caps_set(uint64_t eff)
 	return 0;
 }
 
+uint64_t skiff_caps_permitted(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 0;
+	return (uint64_t)d[0].permitted | (uint64_t)d[1].permitted << 32;
+}
+
 int skiff_caps_raise(void)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };

@@ -33,6 +33,10 @@ int skiff_caps_from_names(const char *const *names, uint64_t *out, struct skiff_
  * inheritable and ambient empty (Docker since CVE-2022-24769). */
 int skiff_caps_bound(uint64_t keep);
 int skiff_caps_set(uint64_t eff);
+/* The caller's permitted set: what a child can be given at most. A
+ * privileged container gets all of it (a sandboxed host may lack some caps;
+ * asking for them would make capset fail with EPERM). */
+uint64_t skiff_caps_permitted(void);
 /* effective = permitted (after a setuid with PR_SET_KEEPCAPS cleared it) */
 int skiff_caps_raise(void);
 

@@ -495,6 +495,19 @@ int skiff_cgroup_destroy(const struct skiff_cgroup_layout *l, const char *id)
 	return ret;
 }
 
+void skiff_cgroup_remove_parent(const struct skiff_cgroup_layout *l)
+{
+	char dir[512];
+	for (int i = 0; i < l->nv1; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", l->v1[i].root, l->parent);
+		rmdir(dir);
+	}
+	if (l->v2_root[0]) {
+		snprintf(dir, sizeof(dir), "%s/%s", l->v2_root, l->parent);
+		rmdir(dir);
+	}
+}
+
 int skiff_cgroup_freeze(const struct skiff_cgroup_layout *l, const char *id, bool frozen, struct skiff_error *err)
 {
 	char dir[512];

@@ -63,6 +63,9 @@ int skiff_cgroup_enter(const struct skiff_cgroup_layout *l, const char *id, int 
 		       struct skiff_error *err);
 /* Kills what is left (cgroup.kill / SIGKILL each pid) and removes the dirs. */
 int skiff_cgroup_destroy(const struct skiff_cgroup_layout *l, const char *id);
+/* Removes the empty "<root>/<parent>" dir in every hierarchy (the monitor
+ * does this when it exits with no container left); busy ones stay. */
+void skiff_cgroup_remove_parent(const struct skiff_cgroup_layout *l);
 /* Freezer: v1 freezer.state FROZEN/THAWED or v2 cgroup.freeze. */
 int skiff_cgroup_freeze(const struct skiff_cgroup_layout *l, const char *id, bool frozen, struct skiff_error *err);
 /* PIDs in the container's cgroup (from any hierarchy), malloc'd array. */

@@ -979,6 +979,9 @@ int skiff_monitord_run(const struct skiff_monitord_opts *o, struct skiff_error *
 
 	event_base_dispatch(m.base);
 
+	/* leave the host as we found it when no container is left */
+	if (m.have_cg)
+		skiff_cgroup_remove_parent(&m.cg);
 	monitord_cleanup(&m);
 	unlink(pid_path);
 	return 0;

@@ -86,7 +86,8 @@ struct spawn_ctx {
 	int ncg_procs;
 	bool unshare_cgroupns; /* could not be done by clone3 (v1 joins come first) */
 	bool into_cgroup;      /* clone3 put the child in its v2 cgroup */
-	int stdio[3];          /* child ends */
+	int stdio[3];          /* child ends; -1 with a tty (made inside the container) */
+	int console_sock[2];   /* tty: the child sends the pty master back over [1] */
 	int errpipe[2];
 };
 
@@ -208,6 +209,73 @@ static const char *env_get(char **env, const char *name)
 	return NULL;
 }
 
+/* With a tty the pty is made in the container's own devpts instance (as
+ * runc does), so `tty` says /dev/pts/0 and the pty counts against the
+ * container, not the host. The slave becomes stdio and the controlling
+ * terminal; the master goes back to the parent over console_sock. */
+static void setup_console(struct spawn_ctx *c, const struct skiff_user *u, struct skiff_error *e)
+{
+	_cleanup_close_ int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int unlock = 0, ptn = -1;
+	char path[64];
+
+	if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &ptn) < 0)
+		CHILD_SYS(c, e, errno, "allocating a pty in the container");
+	const json_t *con = json_object_get(c->spec, "console");
+	if (json_is_array(con) && json_array_size(con) == 2) {
+		struct winsize ws = { .ws_row = (unsigned short)json_integer_value(json_array_get(con, 0)),
+				      .ws_col = (unsigned short)json_integer_value(json_array_get(con, 1)) };
+		if (ws.ws_row && ws.ws_col)
+			ioctl(master, TIOCSWINSZ, &ws);
+	}
+	snprintf(path, sizeof(path), "/dev/pts/%d", ptn);
+	_cleanup_close_ int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		CHILD_SYS(c, e, errno, "opening %s", path);
+	if (u->uid != 0 && fchown(slave, u->uid, (gid_t)-1) < 0)
+		CHILD_SYS(c, e, errno, "chown %s", path);
+	for (int i = 0; i < 3; i++)
+		if (dup2(slave, i) < 0)
+			CHILD_SYS(c, e, errno, "setting up stdio");
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		CHILD_SYS(c, e, errno, "setting the controlling terminal");
+
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 'm';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(c->console_sock[1], &msg, MSG_NOSIGNAL) != 1)
+		CHILD_SYS(c, e, errno, "handing the pty to the monitor");
+}
+
+static int recv_console(struct spawn_ctx *c, struct skiff_proc *out, struct skiff_error *err)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	int master = -1;
+
+	if (recvmsg(c->console_sock[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "receiving the container's pty");
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return skiff_error_set(err, SKIFF_EINTERNAL, EPROTO, "receiving the container's pty: no fd");
+	memcpy(&master, CMSG_DATA(cm), sizeof(int));
+	out->stdout_fd = master;
+	if (c->want_stdin) {
+		out->stdin_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+		if (out->stdin_fd < 0)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "dup of the pty");
+	}
+	return 0;
+}
+
 /* Docker's exec.LookPath inside the container; reports like runc does. */
 static int find_exec(struct spawn_ctx *c, char *out, size_t outlen, struct skiff_error *e)
 {
@@ -252,11 +320,9 @@ static __attribute__((noreturn)) void child_main(struct spawn_ctx *c)
 
 	if (setsid() < 0)
 		CHILD_SYS(c, &e, errno, "setsid");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3 && !c->tty; i++)
 		if (dup2(c->stdio[i], i) < 0)
 			CHILD_SYS(c, &e, errno, "setting up stdio");
-	if (c->tty && ioctl(0, TIOCSCTTY, 0) < 0)
-		CHILD_SYS(c, &e, errno, "setting the controlling terminal");
 	SPAWN_TRACE("child: setsid+stdio");
 
 	if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) < 0)
@@ -296,6 +362,8 @@ static __attribute__((noreturn)) void child_main(struct spawn_ctx *c)
 		if (asprintf(p, "HOME=%s", u.home) < 0)
 			CHILD_SYS(c, &e, ENOMEM, "setting HOME");
 	}
+	if (c->tty)
+		setup_console(c, &u, &e);
 	for (int i = 0; i < c->nrl; i++)
 		if (setrlimit(c->rl[i].res, &c->rl[i].rl) < 0)
 			CHILD_SYS(c, &e, errno, "setting rlimit");
@@ -412,7 +480,7 @@ static int parse_spec(struct spawn_ctx *c, struct skiff_error *err)
 	c->new_cgroupns = strcmp(ns_mode(spec, "cgroup"), "host") != 0;
 
 	if (c->privileged) {
-		c->caps = skiff_caps_all();
+		c->caps = skiff_caps_all() & skiff_caps_permitted();
 	} else if (json_is_array(json_object_get(spec, "caps"))) {
 		_cleanup_strv_ char **names = skiff_json_strv(json_object_get(spec, "caps"));
 		if ((r = skiff_caps_from_names((const char *const *)names, &c->caps, err)) < 0)
@@ -464,27 +532,8 @@ static int setup_stdio(struct spawn_ctx *c, struct skiff_proc *out, struct skiff
 	int p[2];
 	out->stdin_fd = out->stdout_fd = out->stderr_fd = -1;
 	if (c->tty) {
-		_cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		char name[64];
-		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)))
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "allocating a pty");
-		const json_t *con = json_object_get(c->spec, "console");
-		if (json_is_array(con) && json_array_size(con) == 2) {
-			struct winsize ws = { .ws_row = (unsigned short)json_integer_value(json_array_get(con, 0)),
-					      .ws_col = (unsigned short)json_integer_value(json_array_get(con, 1)) };
-			ioctl(master, TIOCSWINSZ, &ws);
-		}
-		int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (slave < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening %s", name);
-		snprintf(c->rootfs.console, sizeof(c->rootfs.console), "%s", name);
-		c->stdio[0] = slave;
-		c->stdio[1] = dup(slave);
-		c->stdio[2] = dup(slave);
-		out->stdout_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
-		out->stdin_fd = c->want_stdin ? TAKE_FD(master) : -1;
-		if (c->stdio[1] < 0 || c->stdio[2] < 0 || out->stdout_fd < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "dup");
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->console_sock) < 0)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "socketpair for the pty");
 		return 0;
 	}
 	if (c->want_stdin) {
@@ -526,6 +575,8 @@ static void ctx_free(struct spawn_ctx *c)
 		close_fd(&c->stdio[i]);
 	close_fd(&c->errpipe[0]);
 	close_fd(&c->errpipe[1]);
+	close_fd(&c->console_sock[0]);
+	close_fd(&c->console_sock[1]);
 }
 
 /* The child shares the parent's memory (CLONE_VM) and the parent sleeps
@@ -662,7 +713,12 @@ static pid_t do_clone(struct spawn_ctx *c, int cgfd, int *pidfd)
 int skiff_spawn(const struct skiff_cgroup_layout *cg, const json_t *spec, struct skiff_proc *out,
 		struct skiff_error *err)
 {
-	struct spawn_ctx c = { .spec = spec, .cg = cg, .netns_fd = -1, .stdio = { -1, -1, -1 }, .errpipe = { -1, -1 } };
+	struct spawn_ctx c = { .spec = spec,
+			       .cg = cg,
+			       .netns_fd = -1,
+			       .stdio = { -1, -1, -1 },
+			       .console_sock = { -1, -1 },
+			       .errpipe = { -1, -1 } };
 	struct skiff_cgroup_limits lim;
 	bool cg_made = false;
 	int r, pidfd = -1;
@@ -721,6 +777,8 @@ int skiff_spawn(const struct skiff_cgroup_layout *cg, const json_t *spec, struct
 		r = skiff_error_set(err, ce.status, ce.errnum, "%s", ce.msg);
 		goto fail;
 	}
+	if (c.tty && (r = recv_console(&c, out, err)) < 0)
+		goto fail;
 	out->pid = pid;
 	out->pidfd = pidfd;
 	ctx_free(&c);
