@@ -300,6 +300,20 @@ static int find_exec(struct spawn_ctx *c, char *out, size_t outlen, struct skiff
 	return skiff_error_set(e, SKIFF_EINVAL, ENOENT, "exec: \"%s\": executable file not found in $PATH", a0);
 }
 
+/* rt_sigaction directly: glibc refuses its internal signals 32 and 33, and
+ * an ignored one inherited from whoever started the monitor would reach the
+ * container (exec keeps SIG_IGN). */
+static void reset_signal(int sig)
+{
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} ksa = { .handler = SIG_DFL };
+	syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
 static __attribute__((noreturn)) void child_main(struct spawn_ctx *c)
 {
 	struct skiff_error e = { 0 };
@@ -312,7 +326,7 @@ static __attribute__((noreturn)) void child_main(struct spawn_ctx *c)
 	 * (and SIG_IGN, which exec keeps) before anything can be delivered */
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
-			signal(s, SIG_DFL);
+			reset_signal(s);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	umask(0);
