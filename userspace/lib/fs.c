@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *data, size_t len)
+int skiff_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len) {
@@ -41,7 +41,7 @@ static int write_via_temp(const char *path, const void *data, size_t len, mode_t
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, data, len);
+	r = skiff_write_all(fd, data, len);
 	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
@@ -172,7 +172,7 @@ int skiff_write_file(const char *path, const char *s)
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	return write_all(fd, s, strlen(s));
+	return skiff_write_all(fd, s, strlen(s));
 }
 
 char *skiff_path_join(const char *a, const char *b)

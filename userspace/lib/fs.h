@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* write(2) until done, retrying EINTR and short writes. */
+int skiff_write_all(int fd, const void *data, size_t len);
 /* Write data to path atomically: temp file in the same dir, fsync, rename,
  * fsync of the dir. A crash leaves the old or the new file, never a torn one. */
 int skiff_write_atomic(const char *path, const void *data, size_t len, mode_t mode);

@@ -2,6 +2,7 @@
  * monitor's hot path (every line of every container) so it formats by hand
  * into one buffer and issues one write() per flush; the reader is jansson. */
 #include "logfile.h"
+#include "../lib/fs.h"
 #include "../lib/cleanup.h"
 #include "../lib/json.h"
 
@@ -115,21 +116,6 @@ ssize_t skiff_logfile_format(int stream, const void *data, size_t len, const str
 	return o - buf;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int write_entry(struct skiff_logwriter *w, int stream, const void *data, size_t len,
 		       const struct timespec *ts)
 {
@@ -141,7 +127,7 @@ static int write_entry(struct skiff_logwriter *w, int stream, const void *data, 
 	n = skiff_logfile_format(stream, data, len, ts, &line);
 	if (n < 0)
 		return (int)n;
-	return write_all(w->fd, line, (size_t)n);
+	return skiff_write_all(w->fd, line, (size_t)n);
 }
 
 int skiff_logwriter_open(struct skiff_logwriter *w, const char *path, struct skiff_error *err)
