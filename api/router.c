@@ -143,6 +143,10 @@ const struct skiff_route *skiff_api_routes(size_t *n)
 		{ skiff_system_routes, skiff_system_nroutes },
 		{ skiff_containers_routes, skiff_containers_nroutes },
 		{ skiff_images_routes, skiff_images_nroutes },
+		{ skiff_volumes_routes, skiff_volumes_nroutes },
+		{ skiff_exec_routes, skiff_exec_nroutes },
+		{ skiff_archive_routes, skiff_archive_nroutes },
+		{ skiff_stats_routes, skiff_stats_nroutes },
 		{ skiff_unsupported_routes, skiff_unsupported_nroutes },
 	};
 
