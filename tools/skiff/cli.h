@@ -161,6 +161,11 @@ struct cli_tmpl *cli_tmpl_parse(const char *src, bool *is_table, struct skiff_er
 /* Render for one object; appends to out (malloc'd, caller frees). */
 int cli_tmpl_exec(const struct cli_tmpl *t, const json_t *obj, char **out, struct skiff_error *err);
 void cli_tmpl_free(struct cli_tmpl *t);
+/* cli_tmpl_exec for a ps/images/history row: {{json .}} prints cli_row_json. */
+int cli_tmpl_exec_row(const struct cli_tmpl *t, const json_t *row, char **out, struct skiff_error *err);
+/* A row as docker's formatter marshals it: sorted keys, <>& escaped,
+ * object members (ours, e.g. LabelsMap) left out. malloc'd. */
+char *cli_row_json(const json_t *row);
 /* Table headers: execute the template against an object mapping each field
  * to its column title, as docker does. */
 
@@ -191,6 +196,10 @@ int cli_timestamp(const char *value, char *out, size_t len);
 int cli_print_rows(struct cli *cli, const char *format, const char *def, json_t *rows, json_t *headers);
 /* Go's time.Time.String() of a unix time: "2026-11-27 22:41:50 +0000 UTC" */
 void cli_time_string(int64_t secs, char *out, size_t len);
+/* Go's time.RFC3339 in local time: "2024-01-01T00:00:00Z" */
+void cli_time_rfc3339(int64_t secs, char *out, size_t len);
+/* Takes row, returns it rebuilt with its keys in sorted order. */
+json_t *cli_row_sorted(json_t *row);
 /* "3 seconds ago" for a unix time */
 void cli_since(int64_t secs, char *out, size_t len);
 /* RFC3339 string → unix seconds (0 if unparsable) */

@@ -836,7 +836,15 @@ static json_t *ps_row(json_t *c, bool trunc)
 		snprintf(mounts + strlen(mounts), sizeof(mounts) - strlen(mounts), "%s%s", mounts[0] ? "," : "", nm);
 	}
 	json_object_set_new(row, "Mounts", json_string(mounts));
-	return row;
+	size_t nvol = 0;
+	json_array_foreach(json_object_get(c, "Mounts"), i, m) nvol += !strcmp(skiff_json_str(m, "Type", ""), "volume");
+	snprintf(buf, sizeof(buf), "%zu", nvol);
+	json_object_set_new(row, "LocalVolumes", json_string(buf));
+	json_object_set_new(row, "Platform", json_null());
+	/* for {{.Label "k"}}; object members stay out of the row's JSON */
+	json_t *lm = json_object_get(c, "Labels");
+	json_object_set_new(row, "LabelsMap", json_is_object(lm) ? json_incref(lm) : json_object());
+	return cli_row_sorted(row);
 }
 
 static int cmd_ps(struct cli *cli, struct cli_opts *o)
@@ -862,7 +870,8 @@ static int cmd_ps(struct cli *cli, struct cli_opts *o)
 		p += sprintf(p, "%slimit=%d", sep, limit), sep = "&";
 	bool size = opt_bool(o, "size");
 	const char *fmt = opt_str(o, "format", NULL);
-	if (fmt && strstr(fmt, ".Size"))
+	/* docker asks for sizes when the template uses .Size, {{json .}} included */
+	if (fmt && (strstr(fmt, ".Size") || strstr(fmt, "json .}}") || strstr(fmt, "json . }}")))
 		size = true;
 	if (size && !opt_bool(o, "quiet"))
 		p += sprintf(p, "%ssize=1", sep);
@@ -939,16 +948,17 @@ static int cmd_inspect(struct cli *cli, struct cli_opts *o)
 		return cli_failf(cli, 1, "\"%s\" is not a valid value for --type", type);
 	const char *fmt = opt_str(o, "format", NULL);
 	_cleanup_json_ json_t *all = json_array();
-	int ret = 0;
+	_cleanup_json_ json_t *errs = json_array();
 	char path[1024];
 	for (int i = 0; i < o->argc; i++) {
 		json_t *obj = NULL;
 		int r = -ENOENT;
 		if (!type || !strcmp(type, "container")) {
-			r = inspect_container(cli, o->argv[i], &obj);
+			_cleanup_free_ char *en = cli_urlencode(o->argv[i]);
+			PATH_FMT(path, "/containers/%s/json%s", en, opt_bool(o, "size") ? "?size=1" : "");
+			r = cli_call(cli, "GET", path, NULL, &obj);
 			if (r < 0 && cli->err.status != 404) {
-				cli_fail(cli, 1);
-				ret = 1;
+				json_array_append_new(errs, json_string(cli->err.msg));
 				continue;
 			}
 		}
@@ -959,10 +969,8 @@ static int cmd_inspect(struct cli *cli, struct cli_opts *o)
 		}
 		if (r < 0) {
 			if (!type)
-				cli_failf(cli, 1, "No such object: %s", o->argv[i]);
-			else
-				cli_fail(cli, 1);
-			ret = 1;
+				snprintf(cli->err.msg, sizeof(cli->err.msg), "No such object: %s", o->argv[i]);
+			json_array_append_new(errs, json_string(cli->err.msg));
 			continue;
 		}
 		if (fmt) {
@@ -977,7 +985,11 @@ static int cmd_inspect(struct cli *cli, struct cli_opts *o)
 	}
 	if (!fmt)
 		cli_print_formatted(cli, NULL, all);
-	return ret;
+	/* like docker: the objects found first, then what was not */
+	size_t i;
+	json_t *e;
+	json_array_foreach(errs, i, e) cli_failf(cli, 1, "%s", json_string_value(e));
+	return json_array_size(errs) ? 1 : 0;
 }
 
 static int cmd_top(struct cli *cli, struct cli_opts *o)
@@ -1040,7 +1052,7 @@ static int cmd_exec(struct cli *cli, struct cli_opts *o)
 	PATH_FMT(path, "/containers/%s/exec", en);
 	_cleanup_json_ json_t *res = NULL;
 	if (cli_call(cli, "POST", path, body, &res) < 0)
-		return cli_fail(cli, 126);
+		return cli_fail(cli, 1); /* docker: a refused exec create exits 1 */
 	_cleanup_free_ char *id = strdup(skiff_json_str(res, "Id", ""));
 	_cleanup_json_ json_t *sb = json_pack("{s:b, s:b, s:[i,i]}", "Detach", detach, "Tty", tty, "ConsoleSize", h, w);
 	PATH_FMT(path, "/exec/%s/start", id);

@@ -43,7 +43,10 @@ static void add_image_row(json_t *rows, json_t *img, const char *repo, const cha
 	json_object_set_new(row, "CreatedAt", json_string(buf));
 	cli_human_size(skiff_json_int(img, "Size", 0), 3, buf, sizeof(buf));
 	json_object_set_new(row, "Size", json_string(buf));
+	/* docker: VirtualSize goes through units.HumanSize (4 digits) */
+	cli_human_size(skiff_json_int(img, "Size", 0), 4, buf, sizeof(buf));
 	json_object_set_new(row, "VirtualSize", json_string(buf));
+	json_object_set_new(row, "UniqueSize", json_string("N/A"));
 	int64_t sh = skiff_json_int(img, "SharedSize", -1);
 	if (sh >= 0)
 		cli_human_size(sh, 3, buf, sizeof(buf));
@@ -56,7 +59,7 @@ static void add_image_row(json_t *rows, json_t *img, const char *repo, const cha
 	else
 		snprintf(buf, sizeof(buf), "N/A");
 	json_object_set_new(row, "Containers", json_string(buf));
-	json_array_append_new(rows, row);
+	json_array_append_new(rows, cli_row_sorted(row));
 }
 
 static int cmd_images(struct cli *cli, struct cli_opts *o)
@@ -112,24 +115,12 @@ static int cmd_images(struct cli *cli, struct cli_opts *o)
 			add_image_row(rows, img, "<none>", "<none>", digest, trunc);
 	}
 	const char *fmt = opt_str(o, "format", NULL);
-	if (opt_bool(o, "quiet")) {
-		/* -q lists each image once */
-		_cleanup_json_ json_t *seen = json_object();
-		_cleanup_json_ json_t *uniq = json_array();
-		json_t *row;
-		json_array_foreach(rows, i, row)
-		{
-			const char *id = skiff_json_str(row, "ID", "");
-			if (json_object_get(seen, id))
-				continue;
-			json_object_set_new(seen, id, json_true());
-			json_array_append(uniq, row);
-		}
-		return cli_print_rows(cli, "{{.ID}}", NULL, uniq, NULL);
-	}
+	/* -q prints one id per row, so an image with two tags shows twice (docker does) */
+	if (opt_bool(o, "quiet"))
+		return cli_print_rows(cli, "{{.ID}}", NULL, rows, NULL);
 	static const char *const hdr[] = { "ID", "IMAGE ID", "Repository", "REPOSITORY", "Tag", "TAG", "Digest", "DIGEST",
 					   "CreatedSince", "CREATED", "CreatedAt", "CREATED AT", "Size", "SIZE",
-					   "VirtualSize", "VIRTUAL SIZE", "SharedSize", "SHARED SIZE", "Containers",
+					   "VirtualSize", "SIZE", "UniqueSize", "UNIQUE SIZE", "SharedSize", "SHARED SIZE", "Containers",
 					   "CONTAINERS", NULL };
 	_cleanup_json_ json_t *headers = header_map(hdr);
 	const char *def = digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -351,13 +342,12 @@ static int cmd_history(struct cli *cli, struct cli_opts *o)
 		json_object_set_new(row, "ID", json_string(sid));
 		char buf[128];
 		int64_t created = skiff_json_int(h, "Created", 0);
+		/* docker: CreatedAt is RFC 3339; CreatedSince is CreatedAt unless human */
+		cli_time_rfc3339(created, buf, sizeof(buf));
+		json_object_set_new(row, "CreatedAt", json_string(buf));
 		if (human)
 			cli_since(created, buf, sizeof(buf));
-		else
-			cli_time_string(created, buf, sizeof(buf));
 		json_object_set_new(row, "CreatedSince", json_string(buf));
-		cli_time_string(created, buf, sizeof(buf));
-		json_object_set_new(row, "CreatedAt", json_string(buf));
 		const char *by = skiff_json_str(h, "CreatedBy", "");
 		_cleanup_free_ char *cb = trunc ? cli_ellipsis(by, 45) : strdup(by);
 		json_object_set_new(row, "CreatedBy", json_string(cb));
@@ -367,14 +357,16 @@ static int cmd_history(struct cli *cli, struct cli_opts *o)
 			snprintf(buf, sizeof(buf), "%lld", (long long)skiff_json_int(h, "Size", 0));
 		json_object_set_new(row, "Size", json_string(buf));
 		json_object_set_new(row, "Comment", json_string(skiff_json_str(h, "Comment", "")));
-		json_array_append_new(rows, row);
+		json_array_append_new(rows, cli_row_sorted(row));
 	}
 	static const char *const hdr[] = { "ID", "IMAGE", "CreatedSince", "CREATED", "CreatedAt", "CREATED AT",
 					   "CreatedBy", "CREATED BY", "Size", "SIZE", "Comment", "COMMENT", NULL };
 	_cleanup_json_ json_t *headers = header_map(hdr);
 	const char *fmt = opt_bool(o, "quiet") ? "{{.ID}}" : opt_str(o, "format", NULL);
-	return cli_print_rows(cli, fmt, "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", rows,
-			      headers);
+	return cli_print_rows(cli, fmt,
+			      human ? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+				    : "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+			      rows, headers);
 }
 
 static const struct cli_flag images_flags[] = {

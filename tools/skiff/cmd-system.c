@@ -21,14 +21,12 @@ static const char *arch(void)
 	return u.machine;
 }
 
+/* The members and order of the docker CLI's client version JSON. */
 static json_t *client_version(void)
 {
-	char osarch[64];
-	snprintf(osarch, sizeof(osarch), "linux/%s", arch());
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Platform", "skiff", "Version", SKIFF_CLI_VERSION,
-			 "ApiVersion", SKIFF_CLI_API, "DefaultAPIVersion", SKIFF_CLI_API, "GitCommit", "", "GoVersion",
-			 "n/a (C)", "Os", "linux", "Arch", arch() ? arch() : "", "BuildTime", __DATE__ " " __TIME__);
-	(void)osarch;
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Version", SKIFF_CLI_VERSION, "ApiVersion",
+			 SKIFF_CLI_API, "DefaultAPIVersion", SKIFF_CLI_API, "GitCommit", "", "GoVersion", "n/a (C)", "Os",
+			 "linux", "Arch", arch() ? arch() : "", "BuildTime", __DATE__ " " __TIME__, "Context", "default");
 }
 
 static int cmd_version(struct cli *cli, struct cli_opts *o)

@@ -9,6 +9,11 @@
 #include "cli.h"
 #include "../../userspace/lib/json.h"
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 char *cli_filters_query(const char **list, size_t n)
 {
 	if (!n)
@@ -89,6 +94,36 @@ void cli_time_string(int64_t secs, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
 }
 
+void cli_time_rfc3339(int64_t secs, char *out, size_t len)
+{
+	time_t t = secs;
+	struct tm tm;
+	char z[8];
+	localtime_r(&t, &tm);
+	size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(z, sizeof(z), "%z", &tm);
+	if (!strcmp(z, "+0000"))
+		snprintf(out + n, len - n, "Z");
+	else
+		snprintf(out + n, len - n, "%.3s:%.2s", z, z + 3);
+}
+
+json_t *cli_row_sorted(json_t *row)
+{
+	size_t n = json_object_size(row), i = 0;
+	const char **keys = calloc(n + 1, sizeof(*keys));
+	const char *k;
+	json_t *v;
+	json_object_foreach(row, k, v) keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	json_t *out = json_object();
+	for (i = 0; i < n; i++)
+		json_object_set(out, keys[i], json_object_get(row, keys[i]));
+	free(keys);
+	json_decref(row);
+	return out;
+}
+
 void cli_since(int64_t secs, char *out, size_t len)
 {
 	char d[64];
@@ -114,8 +149,8 @@ int cli_print_rows(struct cli *cli, const char *format, const char *def, json_t 
 	if (!strcmp(format, "json")) {
 		json_array_foreach(rows, i, row)
 		{
-			_cleanup_free_ char *s = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			puts(s ? s : "{}");
+			_cleanup_free_ char *s = cli_row_json(row);
+			puts(s);
 		}
 		return 0;
 	}
@@ -133,7 +168,7 @@ int cli_print_rows(struct cli *cli, const char *format, const char *def, json_t 
 	}
 	json_array_foreach(rows, i, row)
 	{
-		if (cli_tmpl_exec(t, row, &line, &cli->err) < 0) {
+		if (cli_tmpl_exec_row(t, row, &line, &cli->err) < 0) {
 			cli_table_flush(tab, stdout);
 			cli_tmpl_free(t);
 			return cli_fail(cli, 1);

@@ -321,10 +321,46 @@ static char *value_string(const json_t *v)
 
 typedef json_t *(*tmpl_fn)(json_t **args, size_t n, struct skiff_error *err);
 
+/* The row cli_tmpl_exec_row is rendering: {{json .}} of it is docker's
+ * json.Marshal of a formatter context, not of a plain value. */
+static const json_t *current_row;
+
+char *cli_row_json(const json_t *row)
+{
+	/* Go marshals the context's map: sorted keys, HTML escaped; members
+	 * holding objects are ours (LabelsMap for .Label), not docker's. */
+	_cleanup_json_ json_t *copy = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)row, k, v)
+		if (!json_is_object(v))
+			json_object_set(copy, k, v);
+	_cleanup_free_ char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!s)
+		return strdup("{}");
+	struct buf b = { 0 };
+	buf_str(&b, "");
+	for (const char *p = s; *p; p++) {
+		static const char *const esc[] = { ['<'] = "\\u003c", ['>'] = "\\u003e", ['&'] = "\\u0026" };
+		unsigned char c = *p;
+		if (c < ARRAY_SIZE(esc) && esc[c])
+			buf_str(&b, esc[c]);
+		else
+			buf_add(&b, p, 1);
+	}
+	return b.s;
+}
+
 static json_t *fn_json(json_t **a, size_t n, struct skiff_error *err)
 {
 	if (n != 1)
 		return skiff_error_set(err, 400, EINVAL, "template: json takes one argument"), NULL;
+	if (a[0] && a[0] == current_row) {
+		char *rs = cli_row_json(a[0]);
+		json_t *r = json_string(rs);
+		free(rs);
+		return r;
+	}
 	/* a missing field is Go's nil: json prints null */
 	char *s = a[0] && a[0] != no_value_ptr() ? json_dumps(a[0], JSON_ENCODE_ANY | JSON_COMPACT) : strdup("null");
 	json_t *r = json_string(s ? s : "");
@@ -492,6 +528,48 @@ static int tokenize(const char *s, char ***out, size_t *n)
 	return 0;
 }
 
+static json_t *eval_arg(const char *tok, const json_t *dot, struct skiff_error *err);
+
+/* Go field names and the API's JSON names differ only in case at times
+ * (.Client.APIVersion is "ApiVersion"): an exact match first, then any case. */
+static json_t *field(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *k;
+	json_t *e;
+	if (v)
+		return v;
+	json_object_foreach((json_t *)obj, k, e)
+		if (!strcasecmp(k, key))
+			return e;
+	return NULL;
+}
+
+/* Methods of docker's formatter contexts that take an argument, as
+ * {{index .MEMBER ARG}} on the row: .Label "k" on ps rows. */
+static const struct {
+	const char *method, *member;
+} tmpl_methods[] = {
+	{ ".Label", "LabelsMap" },
+};
+
+static json_t *eval_method(char **tok, const json_t *dot, struct skiff_error *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(tmpl_methods); i++) {
+		json_t *m = json_is_object(dot) ? json_object_get(dot, tmpl_methods[i].member) : NULL;
+		if (strcmp(tok[0], tmpl_methods[i].method) || !m)
+			continue;
+		json_t *k = eval_arg(tok[1], dot, err);
+		if (!k)
+			return NULL;
+		json_t *v = json_is_string(k) ? json_object_get(m, json_string_value(k)) : NULL;
+		json_decref(k);
+		return v ? json_incref(v) : json_string("");
+	}
+	skiff_error_set(err, 400, EINVAL, "template: can't give argument to non-function %s", tok[0]);
+	return NULL;
+}
+
 static json_t *eval_arg(const char *tok, const json_t *dot, struct skiff_error *err)
 {
 	if (tok[0] == '"') {
@@ -525,7 +603,7 @@ static json_t *eval_arg(const char *tok, const json_t *dot, struct skiff_error *
 		size_t l = e ? (size_t)(e - p) : strlen(p);
 		char key[256];
 		snprintf(key, sizeof(key), "%.*s", (int)l, p);
-		v = json_is_object(v) ? json_object_get(v, key) : NULL;
+		v = json_is_object(v) ? field(v, key) : NULL;
 		p += l + (e ? 1 : 0);
 	}
 	if (!v)
@@ -546,7 +624,9 @@ static json_t *eval_pipeline(const char *src, const json_t *dot, struct skiff_er
 		if (nt == 0) {
 			skiff_error_set(err, 400, EINVAL, "template: missing value for command");
 		} else if (tok[0][0] == '.' || tok[0][0] == '"' || isdigit((unsigned char)tok[0][0])) {
-			if (nt > 1 || prev)
+			if (nt == 2 && !prev && tok[0][0] == '.')
+				res = eval_method(tok, dot, err);
+			else if (nt > 1 || prev)
 				skiff_error_set(err, 400, EINVAL, "template: can't give argument to non-function %s",
 						tok[0]);
 			else
@@ -630,6 +710,14 @@ static int exec_nodes(const struct node *n, const json_t *dot, struct buf *b, st
 			return r;
 	}
 	return 0;
+}
+
+int cli_tmpl_exec_row(const struct cli_tmpl *t, const json_t *row, char **out, struct skiff_error *err)
+{
+	current_row = row;
+	int r = cli_tmpl_exec(t, row, out, err);
+	current_row = NULL;
+	return r;
 }
 
 int cli_tmpl_exec(const struct cli_tmpl *t, const json_t *obj, char **out, struct skiff_error *err)

@@ -213,7 +213,8 @@ int main(int argc, char **argv)
 			   !strncmp(a, "--context=", 10)) {
 			;
 		} else {
-			fprintf(stderr, "unknown flag: %s\nSee 'skiff --help'.\n", a);
+			fprintf(stderr, "unknown flag: %s\n\nUsage:  skiff [OPTIONS] COMMAND [ARG...]\n\n"
+					"Run 'skiff --help' for more information\n", a);
 			return 125;
 		}
 	}
@@ -237,8 +238,8 @@ int main(int argc, char **argv)
 				sub = r[1];
 		const struct cli_cmd *c = find_cmd(sub);
 		if (!c) {
-			fprintf(stderr, "skiff: '%s %s' is not a skiff command.\nSee 'skiff %s --help'\n", name,
-				argv[i + 1], name);
+			fprintf(stderr, "skiff: unknown command: skiff %s %s\n\nUsage:  skiff %s\n\n"
+					"Run 'skiff %s --help' for more information\n", name, argv[i + 1], name, name);
 			return 1;
 		}
 		cli.fixed_type = groups[g].fixed_type;
@@ -246,7 +247,7 @@ int main(int argc, char **argv)
 	}
 	const struct cli_cmd *c = find_cmd(name);
 	if (!c) {
-		fprintf(stderr, "skiff: '%s' is not a skiff command.\nSee 'skiff --help'\n", name);
+		fprintf(stderr, "skiff: unknown command: skiff %s\n\nRun 'skiff --help' for more information\n", name);
 		return 1;
 	}
 	return run_cmd(&cli, c, argc - i, argv + i);
