@@ -13,6 +13,7 @@ struct skiff_store;       /* userspace/image/store.h */
 struct skiff_containers;  /* userspace/daemon/container.h */
 struct skiff_events;      /* userspace/daemon/events.h */
 struct skiff_monitor;     /* userspace/runtime/monitor-client.h */
+struct skiff_volumes;     /* userspace/daemon/volume.h */
 
 struct skiff_daemon {
 	struct event_base *base;
@@ -23,6 +24,7 @@ struct skiff_daemon {
 	struct skiff_containers *containers;
 	struct skiff_events *events;
 	struct skiff_monitor *monitor;
+	struct skiff_volumes *volumes;
 	struct skiff_cgroup_layout cgroups; /* detected at start */
 	json_t *warnings; /* array of strings for /info: anything degraded */
 	struct timespec started;

@@ -24,6 +24,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "events.h"
+#include "volume.h"
 
 #define MAX_HOSTS 8
 
@@ -335,6 +336,10 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	skiff_store_set_hooks(d->images, image_in_use, image_event, d);
+	if (skiff_volumes_open(d->data_root, d->events, &d->volumes, &err) < 0) {
+		log_error("opening the volume store: %s", err.msg);
+		goto fail;
+	}
 	if (skiff_containers_init(d, &err) < 0) {
 		log_error("starting the container manager: %s", err.msg);
 		goto fail;
@@ -376,6 +381,7 @@ out:
 		skiff_containers_shutdown(d);
 	if (d->images)
 		skiff_store_close(d->images);
+	skiff_volumes_close(d->volumes);
 	skiff_events_free(d->events);
 	if (ev_term)
 		event_free(ev_term);
