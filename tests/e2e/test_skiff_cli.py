@@ -1,0 +1,701 @@
+# End-to-end tests of the skiff CLI (build/bin/skiff) against a private
+# skiffd: every verb and the flags scripts use, with exact output. Where the
+# output format matters the same command goes through the docker CLI 28 on
+# the same daemon and the two outputs must be identical ("docker" replaced
+# by "skiff" in messages).
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import SKIFF, container_cgroup_file, cgroup_layout, inspect, wait_for
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+# ---------------------------------------------------------------- helpers
+
+def same(skiff, docker, *args, tries=3, stderr=False):
+    """Runs args through both CLIs and asserts identical stdout (and exit
+    code). Relative times ("2 seconds ago") can tick between the two runs,
+    so a mismatch is retried a few times before it counts."""
+    for i in range(tries):
+        s = skiff(*args, check=False)
+        d = docker(*args, check=False)
+        if s.stdout == d.stdout and s.returncode == d.returncode:
+            if stderr:
+                assert s.stderr == d.stderr.replace("docker", "skiff"), (s.stderr, d.stderr)
+            return s
+        time.sleep(0.3)
+    assert (s.returncode, s.stdout) == (d.returncode, d.stdout), \
+        "skiff %s differs from docker\nskiff stderr: %s\ndocker stderr: %s" % (args, s.stderr, d.stderr)
+
+
+def run_skiff(args, env=None, input=None, timeout=60):
+    """skiff without the fixture's -H (host selection tests)."""
+    e = dict(os.environ)
+    for k in ("SKIFF_HOST", "DOCKER_HOST"):
+        e.pop(k, None)
+    e.update(env or {})
+    return subprocess.run([SKIFF] + list(args), env=e, input=input, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def state(skiff, n, fmt="{{.State.Status}}"):
+    return skiff("inspect", "--format", fmt, n).stdout.rstrip("\n")
+
+
+@pytest.fixture
+def label():
+    """A label unique to this test, to scope ps/images output."""
+    return "e2e.skiffcli=" + uuid.uuid4().hex[:10]
+
+
+# ---------------------------------------------------------------- run
+
+def test_run_detach_prints_full_id(skiff, name):
+    n = name()
+    r = skiff("run", "-d", "--name", n, "busybox", "sleep", "60")
+    cid = r.stdout.rstrip("\n")
+    assert HEX64.match(cid), r.stdout
+    assert r.stdout == cid + "\n" and r.stderr == ""
+    assert state(skiff, n, "{{.Id}} {{.State.Status}} {{.Name}}") == "%s running /%s" % (cid, n)
+
+
+def test_run_rm_removes_container(skiff, name):
+    n = name()
+    r = skiff("run", "--rm", "--name", n, "busybox", "echo", "gone soon")
+    assert (r.stdout, r.stderr) == ("gone soon\n", "")
+    r = skiff("inspect", n, check=False)
+    assert r.returncode == 1
+    assert r.stderr == "skiff: No such object: %s\n" % n
+    # --rm also removes a container whose command fails
+    r = skiff("run", "--rm", "--name", n, "busybox", "sh", "-c", "exit 3", check=False)
+    assert r.returncode == 3
+    assert skiff("ps", "-a", "-q", "--filter", "name=" + n).stdout == ""
+
+
+def test_run_interactive_piped_stdin(skiff):
+    data = "line one\nline two\n" + "x" * 100000 + "\n"
+    r = skiff("run", "--rm", "-i", "busybox", "cat", input=data)
+    assert r.stdout == data
+    r = skiff("run", "--rm", "-i", "busybox", "wc", "-l", input="a\nb\nc\n")
+    assert r.stdout.strip() == "3"
+    # without -i stdin is not forwarded: cat sees EOF at once
+    r = skiff("run", "--rm", "busybox", "cat", input="not sent\n")
+    assert r.stdout == ""
+
+
+def test_run_env_envfile_workdir_user(skiff, daemon, workdir):
+    envf = os.path.join(workdir, "env.list")
+    with open(envf, "w") as f:
+        f.write("A=1\n# a comment\n\nB=two words\nFROM_HOST\n")
+    script = 'echo "$X|$A|$B|$FROM_HOST"; pwd; id'
+    env = dict(os.environ, FROM_HOST="host value")
+    r = subprocess.run([SKIFF, "-H", daemon.host, "run", "--rm", "-e", "X=y", "--env", "A=from-e",
+                        "--env-file", envf, "-w", "/tmp", "-u", "1000:1000", "busybox", "sh", "-c", script],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # docker applies --env-file first and -e after it, so -e wins
+    assert r.stdout == "y|from-e|two words|host value\n/tmp\nuid=1000(skiff) gid=1000(skiff)\n"
+    r = skiff("run", "--rm", "-w", "/new/dir", "-u", "nobody", "busybox", "sh", "-c", "pwd; id -un")
+    assert r.stdout == "/new/dir\nnobody\n"
+
+
+def test_run_labels_and_name(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "-l", "a=b", "--label", "empty=", "-l", "flag", "busybox", "true")
+    assert state(skiff, n, "{{json .Config.Labels}}") == '{"a":"b","empty":"","flag":""}'
+    assert state(skiff, n, "{{.Name}}") == "/" + n
+    r = skiff("run", "--name", n, "busybox", "true", check=False)
+    assert r.returncode == 125
+    assert "is already in use" in r.stderr and r.stderr.startswith("skiff: ")
+
+
+def test_run_entrypoint(skiff, name):
+    r = skiff("run", "--rm", "--entrypoint", "echo", "busybox", "hi", "there")
+    assert r.stdout == "hi there\n"
+    n = name()
+    skiff("create", "--name", n, "--entrypoint", "/bin/sh", "busybox", "-c", "exit 0")
+    assert state(skiff, n, "{{json .Config.Entrypoint}} {{json .Config.Cmd}}") == '["/bin/sh"] ["-c","exit 0"]'
+
+
+def test_run_read_only(skiff):
+    r = skiff("run", "--rm", "--read-only", "busybox", "touch", "/x", check=False)
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "touch: /x: Read-only file system\n")
+    r = skiff("run", "--rm", "busybox", "sh", "-c", "touch /x && echo ok")
+    assert r.stdout == "ok\n"
+
+
+def test_run_cap_drop(skiff):
+    r = skiff("run", "--rm", "--cap-drop", "chown", "busybox", "chown", "1", "/tmp", check=False)
+    assert (r.returncode, r.stderr) == (1, "chown: /tmp: Operation not permitted\n")
+    r = skiff("run", "--rm", "--cap-drop", "ALL", "busybox", "grep", "CapEff", "/proc/self/status")
+    assert r.stdout == "CapEff:\t0000000000000000\n"
+    r = skiff("run", "--rm", "busybox", "chown", "1", "/tmp")
+    assert r.returncode == 0
+
+
+def test_run_resource_limits(skiff, name):
+    n = name()
+    cid = skiff("run", "-d", "--name", n, "--memory", "64m", "--cpus", "1.5", "--pids-limit", "33",
+                "busybox", "sleep", "60").stdout.strip()
+    assert state(skiff, n, "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}") == \
+        "67108864 1500000000 33"
+    mode, _ = cgroup_layout()
+    with open(container_cgroup_file(cid, "memory", "memory.limit_in_bytes", "memory.max")) as f:
+        assert f.read().strip() == "67108864"
+    with open(container_cgroup_file(cid, "pids", "pids.max", "pids.max")) as f:
+        assert f.read().strip() == "33"
+    if mode == "v2":
+        with open(container_cgroup_file(cid, "cpu", "", "cpu.max")) as f:
+            assert f.read().split() == ["150000", "100000"]
+    else:
+        with open(container_cgroup_file(cid, "cpu", "cpu.cfs_quota_us", "")) as f:
+            assert f.read().strip() == "150000"
+
+
+def test_run_restart_on_failure(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "--restart", "on-failure:2", "busybox", "sh", "-c", "echo try; exit 1")
+    wait_for(lambda: state(skiff, n, "{{.RestartCount}} {{.State.Status}}") == "2 exited", timeout=20,
+             what="two restarts then exited")
+    assert state(skiff, n, "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}") \
+        == "on-failure:2"
+    assert skiff("logs", n).stdout == "try\ntry\ntry\n"
+    assert skiff("wait", n).stdout == "1\n"
+
+
+def test_run_exit_code_propagates(skiff, name):
+    for code in (0, 1, 42, 255):
+        r = skiff("run", "--rm", "busybox", "sh", "-c", "exit %d" % code, check=False)
+        assert r.returncode == code, r.stderr
+    # a signal death is 128+signal
+    r = skiff("run", "--rm", "busybox", "sh", "-c", "sleep 100 & kill -9 $!; wait $!; exit $?", check=False)
+    assert r.returncode == 137
+
+
+def test_run_missing_command_127(skiff, name):
+    n = name()
+    r = skiff("run", "--name", n, "busybox", "nosuchcmd", check=False)
+    assert r.returncode == 127
+    assert r.stdout == ""
+    assert r.stderr == ('skiff: failed to create task for container: exec: "nosuchcmd": '
+                        'executable file not found in $PATH: unknown\n')
+    assert state(skiff, n, "{{.State.Status}} {{.State.ExitCode}}") == "created 127"
+    r = skiff("run", "--rm", "busybox", "/etc", check=False)
+    assert r.returncode == 126
+
+
+def test_run_missing_image_125(skiff):
+    r = skiff("run", "--rm", "e2e-no-such-image-" + uuid.uuid4().hex[:6], "true", check=False)
+    assert r.returncode == 125
+    assert "Unable to find image" in r.stderr
+
+
+# ---------------------------------------------------------------- lifecycle
+
+def test_create_then_start_attach(skiff, name):
+    n = name()
+    r = skiff("create", "--name", n, "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 6")
+    assert HEX64.match(r.stdout.strip())
+    assert state(skiff, n) == "created"
+    r = skiff("start", "-a", n, check=False)
+    assert (r.returncode, r.stdout, r.stderr) == (6, "to-out\n", "to-err\n")
+    assert state(skiff, n, "{{.State.Status}} {{.State.ExitCode}}") == "exited 6"
+    # plain start prints the name back
+    r = skiff("start", n, check=False)
+    assert (r.returncode, r.stdout) == (0, n + "\n")
+
+
+def test_stop_timeout(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sleep", "100")
+    t = time.time()
+    r = skiff("stop", "-t", "1", n)
+    took = time.time() - t
+    assert r.stdout == n + "\n"
+    assert 0.9 <= took < 5, took
+    # sleep as pid 1 ignores SIGTERM: killed after the timeout
+    assert state(skiff, n, "{{.State.Status}} {{.State.ExitCode}}") == "exited 137"
+    n2 = name()
+    skiff("run", "-d", "--name", n2, "busybox", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done")
+    t = time.time()
+    skiff("stop", "--time", "10", n2)
+    assert time.time() - t < 5
+    assert state(skiff, n2, "{{.State.ExitCode}}") == "0"
+
+
+def test_kill_signal(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sh", "-c", "trap 'exit 7' USR1; echo ready; while :; do sleep 0.1; done")
+    wait_for(lambda: skiff("logs", n).stdout == "ready\n", what="trap installed")
+    r = skiff("kill", "-s", "USR1", n)
+    assert r.stdout == n + "\n"
+    assert skiff("wait", n).stdout == "7\n"
+    r = skiff("kill", n, check=False)
+    assert r.returncode == 1 and "is not running" in r.stderr
+    n2 = name()
+    skiff("run", "-d", "--name", n2, "busybox", "sleep", "100")
+    skiff("kill", "--signal=SIGKILL", n2)
+    assert skiff("wait", n2).stdout == "137\n"
+
+
+def test_restart(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sleep", "100")
+    pid1 = state(skiff, n, "{{.State.Pid}}")
+    r = skiff("restart", "-t", "0", n)
+    assert r.stdout == n + "\n"
+    pid2, st = state(skiff, n, "{{.State.Pid}} {{.State.Status}}").split()
+    assert st == "running" and pid2 != pid1
+    # restart of a stopped container starts it
+    skiff("stop", "-t", "0", n)
+    skiff("restart", n)
+    assert state(skiff, n) == "running"
+
+
+def test_rm_force_volumes_and_partial_failure(skiff, name):
+    a, b, c = name(), name(), name()
+    skiff("run", "-d", "--name", a, "busybox", "sleep", "100")
+    skiff("create", "--name", b, "busybox", "true")
+    r = skiff("rm", a, check=False)
+    assert r.returncode == 1 and "stop the container before removing or force remove" in r.stderr
+    r = skiff("rm", "-f", a)
+    assert r.stdout == a + "\n"
+    r = skiff("rm", "-v", c, b, check=False)
+    assert r.returncode == 1
+    assert r.stdout == b + "\n"
+    assert r.stderr == "skiff: No such container: %s\n" % c
+    assert skiff("ps", "-a", "-q", "--filter", "name=" + a).stdout == ""
+
+
+def test_rename(skiff, name):
+    a, b = name(), name()
+    skiff("create", "--name", a, "busybox", "true")
+    r = skiff("rename", a, b)
+    assert (r.stdout, r.stderr) == ("", "")
+    assert state(skiff, b, "{{.Name}}") == "/" + b
+    assert skiff("inspect", a, check=False).returncode == 1
+
+
+def test_pause_unpause(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sleep", "100")
+    assert skiff("pause", n).stdout == n + "\n"
+    assert state(skiff, n, "{{.State.Status}} {{.State.Paused}}") == "paused true"
+    st = skiff("ps", "--filter", "name=" + n, "--format", "{{.Status}}").stdout
+    assert st.endswith(" (Paused)\n"), st
+    assert skiff("unpause", n).stdout == n + "\n"
+    assert state(skiff, n, "{{.State.Status}} {{.State.Paused}}") == "running false"
+
+
+def test_wait_prints_exit_codes(skiff, name):
+    a, b = name(), name()
+    skiff("run", "-d", "--name", a, "busybox", "sh", "-c", "sleep 0.5; exit 3")
+    skiff("run", "-d", "--name", b, "busybox", "sh", "-c", "exit 0")
+    r = skiff("wait", a, b)
+    assert r.stdout == "3\n0\n"
+    r = skiff("wait", "e2e-nosuch-" + uuid.uuid4().hex[:6], check=False)
+    assert r.returncode == 1 and "No such container" in r.stderr
+
+
+# ---------------------------------------------------------------- ps
+
+@pytest.fixture
+def ps_set(skiff, name, label):
+    """Three containers sharing a unique label: running, exited(2), created."""
+    run_n, ex_n, cr_n = name("ps-run"), name("ps-exited"), name("ps-created")
+    skiff("run", "-d", "--name", run_n, "-l", label, "-l", "a=b", "busybox", "sleep", "100")
+    skiff("run", "--name", ex_n, "-l", label, "busybox", "sh", "-c", "exit 2", check=False)
+    time.sleep(1.1)  # distinct creation seconds keep the order stable
+    skiff("create", "--name", cr_n, "-l", label, "busybox", "echo", "a very long command line here")
+    return {"label": label, "running": run_n, "exited": ex_n, "created": cr_n}
+
+
+PS_VARIANTS = [
+    [],
+    ["-a"],
+    ["-a", "-q"],
+    ["-q"],
+    ["-a", "-n", "1"],
+    ["-n", "2"],
+    ["-a", "--no-trunc"],
+    ["-a", "-s"],
+    ["-a", "--filter", "status=exited"],
+    ["-a", "--filter", "status=created"],
+    ["--filter", "label=a=b"],
+    ["-a", "--filter", "label=a"],
+    ["-a", "--format", "{{.ID}} {{.Names}} {{.Status}}"],
+    ["-a", "--format", "table"],
+    ["-a", "--format", "table {{.ID}}\t{{.Names}}\t{{.Status}}\t{{.Image}}\t{{.Command}}\t{{.State}}"],
+    # (not .Labels: docker joins a Go map, in random order)
+    ["-a", "--format", "table {{.CreatedAt}}\t{{.RunningFor}}\t{{.Ports}}\t{{.Mounts}}\t{{.Networks}}\t{{.Size}}"],
+    ["-a", "--format", "{{.Label \"a\"}}|{{.Names}}"],
+    ["-a", "--format", "{{.State}} {{.LocalVolumes}} {{.Label \"nope\"}}."],
+]
+
+
+@pytest.mark.parametrize("args", PS_VARIANTS, ids=lambda a: " ".join(a) or "default")
+def test_ps_matches_docker(skiff, docker, ps_set, args):
+    full = ["ps"] + args + ["--filter", "label=" + ps_set["label"]]
+    out = same(skiff, docker, *full).stdout
+    assert out  # every variant lists something
+
+
+def test_ps_filter_name_and_content(skiff, docker, ps_set):
+    r = same(skiff, docker, "ps", "-a", "--filter", "name=" + ps_set["exited"], "--format", "{{.Names}} {{.Status}}")
+    assert re.match(r"^%s Exited \(2\) .* ago\n$" % ps_set["exited"], r.stdout), r.stdout
+    out = skiff("ps", "--filter", "label=" + ps_set["label"], "--format", "{{.Names}}").stdout
+    assert out == ps_set["running"] + "\n"
+    out = skiff("ps", "-a", "-n", "1", "--filter", "label=" + ps_set["label"], "--format", "{{.Names}}").stdout
+    assert out == ps_set["created"] + "\n"
+
+
+def test_ps_json_matches_docker(skiff, docker, ps_set):
+    """docker's ps JSON is its formatter context: sorted keys; Labels is a
+    Go map joined in random order, so it is compared as a set."""
+    for fmt in ("json", "{{json .}}"):
+        args = ["ps", "-a", "--format", fmt, "--filter", "label=" + ps_set["label"]]
+        for i in range(3):
+            s = [json.loads(l) for l in skiff(*args).stdout.splitlines()]
+            d = [json.loads(l) for l in docker(*args).stdout.splitlines()]
+            for row in s + d:
+                row["Labels"] = sorted(row["Labels"].split(","))
+            if s == d:
+                break
+            time.sleep(0.3)
+        assert s == d
+        line = skiff(*args).stdout.splitlines()[0]
+        assert list(json.loads(line)) == sorted(json.loads(line)), line
+
+
+def test_ps_table_header(skiff, ps_set):
+    out = skiff("ps", "-a", "--filter", "label=" + ps_set["label"]).stdout.splitlines()
+    assert re.split(r"\s{2,}", out[0]) == ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    assert len(out) == 4
+    out = skiff("ps", "-a", "-s", "--filter", "label=" + ps_set["label"]).stdout.splitlines()
+    assert out[0].split()[-1] == "SIZE"
+
+
+# ---------------------------------------------------------------- logs / attach
+
+@pytest.fixture
+def log_ctr(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sh", "-c",
+          # the pauses give each line its own read, timestamp and place in the log
+          "for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done")
+    assert skiff("wait", n).stdout == "0\n"
+    return n
+
+
+def test_logs_all_and_tail(skiff, docker, log_ctr):
+    r = skiff("logs", log_ctr)
+    assert r.stdout == "".join("out%d\n" % i for i in range(1, 6))
+    assert r.stderr == "".join("err%d\n" % i for i in range(1, 6))
+    r = skiff("logs", "--tail", "2", log_ctr)
+    assert (r.stdout, r.stderr) == ("out5\n", "err5\n")
+    for args in (["--tail", "2"], ["-n", "0"], ["--tail", "all"], ["--since", "10m"],
+                 ["--since", "2030-01-01T00:00:00Z"], ["--until", "10m"]):
+        s = skiff("logs", *args, log_ctr)
+        d = docker("logs", *args, log_ctr)
+        assert (s.stdout, s.stderr) == (d.stdout, d.stderr), args
+
+
+def test_logs_timestamps(skiff, docker, log_ctr):
+    r = skiff("logs", "-t", log_ctr)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 5
+    for i, l in enumerate(lines, 1):
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out%d$" % i, l), l
+    assert r.stdout == docker("logs", "-t", log_ctr).stdout
+    # --since the timestamp of the 4th line keeps lines 4 and 5
+    ts = lines[3].split()[0]
+    assert skiff("logs", "--since", ts, log_ctr).stdout == "out4\nout5\n"
+
+
+def test_logs_follow_ends_with_container(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sh", "-c", "echo a; sleep 1; echo b; exit 0")
+    t = time.time()
+    r = skiff("logs", "-f", n, timeout=20)
+    assert r.stdout == "a\nb\n"
+    assert time.time() - t < 10
+    # following an exited container prints everything and returns at once
+    r = skiff("logs", "--follow", n, timeout=10)
+    assert r.stdout == "a\nb\n"
+
+
+def test_attach_running(skiff, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sh", "-c",
+          "sleep 1; echo p1; echo e1 >&2; sleep 0.3; echo p2; exit 4")
+    r = skiff("attach", n, check=False, timeout=20)
+    assert (r.returncode, r.stdout, r.stderr) == (4, "p1\np2\n", "e1\n")
+    r = skiff("attach", n, check=False)
+    assert r.returncode == 1 and "You cannot attach to a stopped container, start it first" in r.stderr
+
+
+# ---------------------------------------------------------------- inspect / top
+
+def test_inspect_formats(skiff, docker, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "-e", "FOO=bar", "busybox", "sleep", "100")
+    assert state(skiff, n) == "running"
+    env = skiff("inspect", "--format", "{{json .Config.Env}}", n).stdout
+    assert env == '["FOO=bar","PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]\n' \
+        or json.loads(env) == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FOO=bar"]
+    for args in (["-f", "{{.State.Status}}", n], ["--format", "{{json .Config.Env}}", n],
+                 ["-f", "{{json .Config.Env}}", "busybox"], ["--type", "image", "-f", "{{.Id}} {{.Os}}", "busybox"],
+                 ["-f", "{{.Name}} {{.Config.Image}}", n, n], [n], ["busybox"],
+                 ["-s", "-f", "{{.SizeRootFs}}", n]):
+        same(skiff, docker, "inspect", *args)
+    same(skiff, docker, "image", "inspect", "-f", "{{json .Config.Cmd}}", "busybox")
+    same(skiff, docker, "container", "inspect", "-f", "{{.State.Running}}", n)
+    r = skiff("inspect", "e2e-none-" + uuid.uuid4().hex[:6], check=False)
+    assert (r.returncode, r.stdout) == (1, "[]\n")
+    assert r.stderr.startswith("skiff: No such object: e2e-none-")
+
+
+def test_top(skiff, docker, name):
+    n = name()
+    skiff("run", "-d", "--name", n, "busybox", "sh", "-c", "sleep 100")
+    out = same(skiff, docker, "top", n).stdout
+    assert out.splitlines()[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert out.splitlines()[1].endswith("sleep 100")
+    same(skiff, docker, "top", n, "-o", "pid,comm")
+    same(skiff, docker, "top", n, "-o", "comm")  # the daemon needs a PID column: both fail alike
+
+
+# ---------------------------------------------------------------- events
+
+def test_events_since_until(skiff, docker, name):
+    n = name()
+    t0 = time.time()
+    cid = skiff("run", "-d", "--name", n, "busybox", "true").stdout.strip()
+    skiff("wait", n)
+    skiff("rm", n)
+    t1 = time.time() + 1
+    args = ["events", "--since", "%.3f" % t0, "--until", "%.3f" % t1, "--filter", "container=" + n]
+    r = skiff(*args, timeout=20)
+    acts = [l.split()[2] for l in r.stdout.splitlines()]
+    assert acts == ["create", "start", "die", "destroy"], r.stdout
+    for l in r.stdout.splitlines():
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z container \w+ %s \(.*name=%s.*\)$" % (cid, n), l), l
+    die = r.stdout.splitlines()[2]
+    assert re.search(r" \(execDuration=\d+, exitCode=0, image=busybox, name=%s\)$" % n, die), die
+    assert r.stdout == docker(*args, timeout=20).stdout
+    fmt = skiff(*(args + ["--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"])).stdout
+    assert fmt == "".join("container %s %s\n" % (a, n) for a in ("create", "start", "die", "destroy"))
+
+
+# ---------------------------------------------------------------- images
+
+def test_images_match_docker(skiff, docker, image_name):
+    tagged = image_name("v1")
+    skiff("tag", "busybox", tagged)
+    repo = tagged.split(":")[0]
+    for args in ([], ["-q"], ["-a"], ["--no-trunc"], ["--digests"], [repo], ["-q", repo],
+                 ["--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}"],
+                 ["--format", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.CreatedAt}}"
+                              "\t{{.Size}}\t{{.Digest}}\t{{.Containers}}\t{{.SharedSize}}\t{{.UniqueSize}}"
+                              "\t{{.VirtualSize}}"],
+                 ["--format", "json", repo], ["--filter", "reference=" + repo]):
+        same(skiff, docker, "images", *args)
+    out = skiff("images", repo).stdout.splitlines()
+    assert re.split(r"\s{2,}", out[0]) == ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    assert len(out) == 2
+    row = re.split(r"\s{2,}", out[1])
+    assert row[:3] == [repo, "v1", skiff("images", "-q", "busybox").stdout.strip()]
+    assert row[3].endswith(" ago") and row[4] == "1.98MB", row
+    assert skiff("image", "ls", "-q", repo).stdout == skiff("images", "-q", "busybox").stdout
+
+
+def test_import_file_and_stdin(skiff, daemon, rootfs_tar, image_name):
+    a, b = image_name("file"), image_name("stdin")
+    r = skiff("import", rootfs_tar, a)
+    assert re.match(r"^sha256:[0-9a-f]{64}\n$", r.stdout), r.stdout
+    assert skiff("run", "--rm", a, "echo", "from-import").stdout == "from-import\n"
+    with open(rootfs_tar, "rb") as f:
+        r = subprocess.run([SKIFF, "-H", daemon.host, "import", "-c", 'CMD ["echo", "default cmd"]', "-", b],
+                           stdin=f, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"^sha256:[0-9a-f]{64}\n$", r.stdout), r.stdout
+    assert skiff("inspect", "-f", "{{json .Config.Cmd}}", b).stdout == '["echo","default cmd"]\n'
+    assert skiff("run", "--rm", b).stdout == "default cmd\n"
+
+
+def test_save_load_roundtrip(skiff, daemon, workdir, image_name):
+    a = image_name("save")
+    skiff("tag", "busybox", a)
+    iid = skiff("inspect", "-f", "{{.Id}}", a).stdout
+    out = os.path.join(workdir, "saved.tar")
+    r = skiff("save", "-o", out, a)
+    assert (r.stdout, r.stderr) == ("", "")
+    names = subprocess.run(["tar", "tf", out], capture_output=True, text=True, check=True).stdout.split()
+    assert "manifest.json" in names
+    skiff("rmi", a)
+    assert skiff("inspect", a, check=False).returncode == 1
+    r = skiff("load", "-i", out)
+    assert r.stdout == "Loaded image: %s\n" % a
+    assert skiff("inspect", "-f", "{{.Id}}", a).stdout == iid
+    skiff("rmi", a)
+    with open(out, "rb") as f:
+        r = subprocess.run([SKIFF, "-H", daemon.host, "load"], stdin=f, capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "Loaded image: %s\n" % a)
+    # save to a pipe gives the same archive
+    with open(out, "rb") as f:
+        want = f.read()
+    r = subprocess.run([SKIFF, "-H", daemon.host, "save", a], capture_output=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == want
+
+
+def test_tag_rmi(skiff, name, image_name):
+    a = image_name("one")
+    assert skiff("tag", "busybox", a).stdout == ""
+    assert skiff("inspect", "-f", "{{.Id}}", a).stdout == skiff("inspect", "-f", "{{.Id}}", "busybox").stdout
+    r = skiff("rmi", a)
+    assert r.stdout == "Untagged: %s\n" % a
+    r = skiff("rmi", a, check=False)
+    assert (r.returncode, r.stderr) == (1, "skiff: No such image: %s\n" % a)
+    # an image used by a container needs -f
+    skiff("tag", "busybox", a)
+    n = name()
+    skiff("create", "--name", n, a, "true")
+    iid = skiff("inspect", "-f", "{{.Id}}", a).stdout.strip()
+    b = image_name("two")
+    skiff("tag", "busybox", b)
+    r = skiff("rmi", iid, check=False)
+    assert r.returncode == 1
+    assert r.stderr == ("skiff: conflict: unable to delete %s (must be forced) - image is referenced in "
+                        "multiple repositories\n" % iid[7:19]), r.stderr
+    r = skiff("rmi", "-f", a)
+    assert r.stdout == "Untagged: %s\n" % a
+    assert skiff("inspect", "-f", "{{.Id}}", "busybox").stdout.strip() == iid
+
+
+def test_history_matches_docker(skiff, docker):
+    for args in ([], ["--no-trunc"], ["-q"], ["-H=false"], ["--human=false"],
+                 ["--format", "{{.ID}} {{.CreatedBy}}"],
+                 ["--format", "table {{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.Comment}}\t{{.CreatedAt}}"]):
+        same(skiff, docker, "history", *args, "busybox")
+    out = skiff("history", "busybox").stdout.splitlines()
+    assert re.split(r"\s{2,}", out[0].strip()) == ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+
+
+# ---------------------------------------------------------------- system
+
+def test_version(skiff, docker):
+    r = skiff("version")
+    assert r.stdout.startswith("Client:\n Version:           28.2.2-skiff\n API version:       1.50\n")
+    assert "\nServer: skiff\n Engine:\n" in r.stdout
+    for fmt in ("{{.Server.Version}}", "{{.Client.APIVersion}}", "{{.Server.APIVersion}} {{.Server.Os}}",
+                "{{.Client.Os}}/{{.Client.Arch}}"):
+        assert skiff("version", "--format", fmt).stdout == docker("version", "--format", fmt).stdout, fmt
+    assert run_skiff(["--version"]).stdout == "Skiff version 28.2.2-skiff, API 1.50\n"
+
+
+def test_info(skiff, docker):
+    out = skiff("info").stdout
+    assert re.search(r"^ Cgroup Version: [12]$", out, re.M), out
+    assert re.search(r"^ Server Version: ", out, re.M)
+    for fmt in ("{{.CgroupVersion}}", "{{.Driver}}", "{{.Images}}", "{{json .Plugins}}"):
+        assert skiff("info", "--format", fmt).stdout == docker("info", "--format", fmt).stdout, fmt
+    assert skiff("system", "info", "-f", "{{.OSType}}").stdout == "linux\n"
+
+
+# ---------------------------------------------------------------- help and errors
+
+def listed_commands(text, section="Commands:"):
+    out, on = [], False
+    for l in text.splitlines():
+        if l.strip() == section:
+            on = True
+        elif on and not l.strip():
+            on = False
+        elif on:
+            out.append(l.split()[0])
+    return out
+
+
+def test_help_lists_working_commands(skiff):
+    r = skiff("--help")
+    cmds = listed_commands(r.stdout)
+    want = {"run", "create", "ps", "start", "stop", "restart", "kill", "rm", "pause", "unpause", "rename", "wait",
+            "logs", "attach", "inspect", "top", "images", "import", "load", "save", "tag", "rmi", "history",
+            "version", "info", "events"}
+    assert want <= set(cmds), want - set(cmds)
+    for c in cmds:
+        h = skiff(c, "--help", check=False)
+        assert h.returncode == 0 and h.stdout.startswith("\nUsage:  skiff %s" % c), (c, h.stderr)
+    for g in listed_commands(r.stdout, "Management Commands:"):
+        gh = skiff(g, "--help")
+        for c in listed_commands(gh.stdout):
+            h = skiff(g, c, "--help", check=False)
+            assert h.returncode == 0, (g, c, h.stderr)
+    assert run_skiff([]).stdout == r.stdout
+
+
+def test_run_help_shows_flags(skiff):
+    out = skiff("run", "--help").stdout
+    assert out.startswith("\nUsage:  skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nCreate and run a new container")
+    for flag in ("-m, --memory string", "--cpus string", "--pids-limit string", "--read-only", "--cap-drop list",
+                 "-e, --env list", "--env-file list", "-w, --workdir string", "-u, --user string",
+                 "-l, --label list", "--entrypoint string", "--restart string", "--rm", "-d, --detach",
+                 "-i, --interactive", "-t, --tty", "--name string"):
+        assert re.search(r"^\s+%s\s" % re.escape(flag), out, re.M), flag
+
+
+def test_unknown_command_and_flag(skiff, docker):
+    r = skiff("nosuchverb", check=False)
+    d = docker("nosuchverb", check=False)
+    assert (r.returncode, r.stdout) == (d.returncode, "") == (1, "")
+    assert r.stderr == d.stderr.replace("docker", "skiff")
+    for args in (["ps", "--bogus"], ["ps", "-Z"], ["run", "--nope", "busybox"], ["--bogus", "ps"],
+                 ["container", "nosuchverb"], ["image", "nosuchverb"], ["rename", "a"], ["run"], ["logs"]):
+        r = skiff(*args, check=False)
+        d = docker(*args, check=False)
+        assert r.returncode == d.returncode, (args, r.stderr, d.stderr)
+        assert r.stderr == d.stderr.replace("docker", "skiff"), args
+    assert skiff("ps", "--bogus", check=False).returncode == 125
+    assert skiff("container", "ls", "-q", "--filter", "name=e2e-zz-none").stdout == ""
+
+
+def test_host_selection(daemon, workdir):
+    bogus = "unix://" + os.path.join(workdir, "nobody-here.sock")
+    good = daemon.host
+    r = run_skiff(["version", "-f", "{{.Server.Version}}"], env={"SKIFF_HOST": good, "DOCKER_HOST": bogus})
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    r = run_skiff(["ps", "-q"], env={"DOCKER_HOST": good})
+    assert r.returncode == 0, r.stderr
+    r = run_skiff(["ps", "-q"], env={"DOCKER_HOST": bogus})
+    assert r.returncode == 1
+    assert "nobody-here.sock" in r.stderr and "Is the" in r.stderr, r.stderr
+    r = run_skiff(["-H", good, "ps", "-q"], env={"SKIFF_HOST": bogus, "DOCKER_HOST": bogus})
+    assert r.returncode == 0, r.stderr
+    r = run_skiff(["--host=" + good, "ps", "-q"], env={"SKIFF_HOST": bogus})
+    assert r.returncode == 0, r.stderr
+    r = run_skiff(["-H", bogus, "ps"], env={"SKIFF_HOST": good})
+    assert r.returncode == 1
+    # a bare path works like unix://path
+    r = run_skiff(["-H", good[len("unix://"):], "ps", "-q"])
+    assert r.returncode == 0, r.stderr
+
+
+def test_run_tty_under_pty(skiff, daemon):
+    inner = "stty rows 33 cols 97; %s -H %s run --rm -it busybox sh -c 'stty size; tty; echo $TERM; exit 3'" % (
+        SKIFF, daemon.host)
+    r = subprocess.run(["script", "-qec", inner, "/dev/null"], capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    out = r.stdout.replace(b"^@", b"").decode()
+    assert out == "33 97\r\n/dev/pts/0\r\nxterm\r\n", r.stdout
+    assert r.returncode == 3
+    # -t without a terminal on our side still gives the container one
+    r = subprocess.run([SKIFF, "-H", daemon.host, "run", "--rm", "-t", "busybox", "sh", "-c",
+                        "tty; test -t 1 && echo isatty"], capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, b"/dev/pts/0\r\nisatty\r\n")
