@@ -161,6 +161,11 @@ def probes(busybox_tar):
         ("POST", "/containers/{id}/stop", "/containers/{id}/stop?t=0", None, None),
         ("POST", "/containers/{id}/wait", "/containers/{id}/wait", None, None),
         ("DELETE", "/containers/{id}", "/containers/{id}?force=1", None, None),
+        ("POST", "/volumes/create", "/volumes/create", {"Name": "apidoc-vol"}, None),
+        ("GET", "/volumes", "/volumes", None, None),
+        ("GET", "/volumes/{name}", "/volumes/apidoc-vol", None, None),
+        ("DELETE", "/volumes/{name}", "/volumes/apidoc-vol", None, None),
+        ("POST", "/volumes/prune", "/volumes/prune?filters=" + NONE_FILTER, None, None),
     ]
 
 
@@ -190,10 +195,15 @@ def concrete(path):
 
 
 def test_not_implemented_answers(apid, doc):
+    gen = load_gen()
+    routes = gen.read_routes()
     bad = []
     for e in doc["x-skiff-not-implemented"]:
         methods = ["GET", "POST"] if e["method"] == "*" else e["method"].split(",")
         for m in methods:
+            hit = gen.find_route(routes, m, concrete(e["path"]))
+            if hit is not None and hit["kind"] != "not-implemented":
+                continue  # an earlier, implemented row answers this request
             r = apid.request(m, concrete(e["path"]))
             if r.status != e["status"] or r.message != e["message"]:
                 bad.append("%s %s -> %r, documented %d %r" % (m, e["path"], r, e["status"], e["message"]))
