@@ -113,13 +113,18 @@ typedef bool (*skiff_volume_ctr_pred)(const char *container_id, void *data);
 void skiff_volumes_reconcile(struct skiff_volumes *vs, skiff_volume_ctr_pred exists, skiff_volume_ctr_pred running,
 			     void *data);
 
-/* Docker's copy-up: when the volume's data dir is empty, copies the tree
- * at src_dir into it (files, dirs, symlinks, hard links, devices, fifos;
- * modes, owners, xattrs, timestamps) and gives the data dir src_dir's
- * owner and mode. Returns 1 when it copied, 0 when the volume was not
- * empty or src_dir does not exist. The volume must be mounted
- * (skiff_volume_mount) if it is a tmpfs/bind volume. Touches only the
- * filesystem: may run off the event loop once path is known. */
+/* Docker's copy-up, for a volume a container is being created with: when
+ * the volume's data dir is empty (Docker's test for "new"; a volume whose
+ * files were all deleted is filled again, as in Docker), copies the tree
+ * at src_dir (the image's content at the mount path) into it: files, dirs,
+ * symlinks, hard links, devices, fifos; modes, owners, xattrs (not
+ * overlay's own), timestamps; overlay whiteouts are skipped. The data dir
+ * gets src_dir's owner and mode. Returns 1 when it copied, 0 when the
+ * volume was not empty, src_dir does not exist or the volume is a tmpfs
+ * (its content starts empty at each first mount). A bind-style volume is
+ * mounted for the copy. Call on the event loop thread; for big trees,
+ * skiff_copy_tree_into(src, skiff_volume_mountpoint(...)) may run on a
+ * worker with the volume mounted (skiff_volume_mount) or plain. */
 int skiff_volume_copy_up(struct skiff_volumes *vs, const char *name, const char *src_dir, struct skiff_error *err);
 /* The copy itself, for a known destination directory. */
 int skiff_copy_tree_into(const char *src_dir, const char *dst_dir, struct skiff_error *err);
