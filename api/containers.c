@@ -20,6 +20,7 @@
 #include "../userspace/lib/log.h"
 #include "../userspace/runtime/logfile.h"
 #include "../userspace/runtime/monitor-client.h"
+#include "../userspace/runtime/start-trace.h"
 #include "http.h"
 #include "routes.h"
 
@@ -47,6 +48,7 @@ static void h_create(struct skiff_http_req *req)
 	json_t *reply = NULL;
 	_cleanup_json_ json_t *body = skiff_http_body_json(req, true);
 
+	START_TRACE(NULL, "api:create");
 	if (!body)
 		return;
 	if (skiff_container_create(req->daemon, skiff_http_query(req, "name"), body, &reply, &err) < 0)
@@ -107,10 +109,12 @@ static void h_start(struct skiff_http_req *req)
 		return;
 	if (skiff_http_query(req, "checkpoint"))
 		return skiff_http_reply_error(req, 501, "checkpoints are not implemented yet");
+	START_TRACE(c->id, "api:start");
 	r = skiff_container_start(req->daemon, c, &err);
 	if (r < 0)
 		return reply_err(req, &err);
 	skiff_http_reply_empty(req, r == 1 ? 304 : 204);
+	START_TRACE(c->id, "api:start-replied");
 }
 
 static void h_kill(struct skiff_http_req *req)
@@ -230,6 +234,7 @@ static void wait_done(int status, int exit_code, const char *error, void *data)
 	(void)status;
 	p->req->on_close = NULL;
 	wait_write(p->req, exit_code, error);
+	START_TRACE(NULL, "api:wait-replied");
 	free(p);
 }
 
@@ -255,6 +260,7 @@ static void h_wait(struct skiff_http_req *req)
 		return skiff_http_reply_error(req, 400, "invalid condition: \"%s\"", cond);
 	if (!(c = lookup(req)))
 		return;
+	START_TRACE(c->id, "api:wait");
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return skiff_http_reply_error(req, 500, "out of memory");
@@ -339,6 +345,8 @@ struct logs_ctx {
 	bool tty, timestamps;
 	struct event *timer;
 	struct bufferevent *bev; /* attach logs=1 writes here instead */
+	int fd;                  /* follow: the log file held open */
+	char fdpath[40];         /* /proc/self/fd/<fd> */
 };
 
 static void emit_frame(struct logs_ctx *l, int stream, const char *data, size_t len, const struct timespec *ts)
@@ -379,6 +387,8 @@ static int log_cb(int stream, const char *data, size_t len, const struct timespe
 
 static void logs_free(struct logs_ctx *l)
 {
+	if (l->fd >= 0)
+		close(l->fd);
 	if (l->timer)
 		event_free(l->timer);
 	free(l->path);
@@ -400,9 +410,13 @@ static void logs_poll(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 0, 100000 };
 	(void)fd, (void)what;
 
+	/* the container may be gone (removed, its directory deleted) before
+	 * the client read its last lines: read the file we hold open */
+	if (l->fd < 0 && l->path && (l->fd = open(l->path, O_RDONLY | O_CLOEXEC)) >= 0)
+		snprintf(l->fdpath, sizeof(l->fdpath), "/proc/self/fd/%d", l->fd);
 	/* back-pressure: let a slow client drain before reading more */
 	if (skiff_http_stream_pending(l->req) < (4u << 20)) {
-		skiff_logfile_read(l->path, &l->o, log_cb, l, &next, NULL);
+		skiff_logfile_read(l->fd >= 0 ? l->fdpath : l->path, &l->o, log_cb, l, &next, NULL);
 		bool progressed = next != l->o.offset;
 		l->o.offset = next;
 		if (!alive && !progressed) {
@@ -464,6 +478,7 @@ static void h_logs(struct skiff_http_req *req)
 	}
 	l->req = req;
 	l->d = req->daemon;
+	l->fd = -1;
 	memcpy(l->id, c->id, 65);
 	l->path = skiff_container_log_path(c);
 	l->tty = skiff_json_bool(c->config, "Tty", false);
@@ -482,6 +497,8 @@ static void h_logs(struct skiff_http_req *req)
 	 * person notices and costs nothing when idle) */
 	l->o.offset = next;
 	l->o.tail = -1;
+	if (l->path && (l->fd = open(l->path, O_RDONLY | O_CLOEXEC)) >= 0)
+		snprintf(l->fdpath, sizeof(l->fdpath), "/proc/self/fd/%d", l->fd);
 	l->timer = evtimer_new(req->daemon->base, logs_poll, l);
 	if (!l->timer) {
 		skiff_http_stream_end(req);
@@ -625,6 +642,7 @@ static void a_flushed(struct bufferevent *bev, void *arg)
 static void a_on_end(void *data)
 {
 	struct attach_ctx *x = data;
+	START_TRACE(x->id, "api:attach-end");
 	x->ended = true;
 	if (!x->bev || !evbuffer_get_length(bufferevent_get_output(x->bev)))
 		attach_finish(x);
@@ -670,6 +688,7 @@ static void h_attach(struct skiff_http_req *req)
 
 	if (!c)
 		return;
+	START_TRACE(c->id, "api:attach");
 	want_stdin = skiff_http_query_bool(req, "stdin", false) && skiff_json_bool(c->config, "OpenStdin", false);
 	stream = skiff_http_query_bool(req, "stream", false);
 	logs = skiff_http_query_bool(req, "logs", false);
@@ -699,7 +718,7 @@ static void h_attach(struct skiff_http_req *req)
 	bufferevent_enable(x->bev, EV_READ | EV_WRITE);
 
 	if (logs && (x->out_on || x->err_on)) {
-		struct logs_ctx l = { .bev = x->bev, .tty = x->tty };
+		struct logs_ctx l = { .bev = x->bev, .tty = x->tty, .fd = -1 };
 		_cleanup_free_ char *path = skiff_container_log_path(c);
 		l.o.stdout_on = x->out_on;
 		l.o.stderr_on = x->err_on;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "../lib/log.h"
 #include "../runtime/cgroup.h"
 #include "../runtime/monitor-client.h"
+#include "../runtime/start-trace.h"
 #include "container-config.h"
 #include "events.h"
 #include "filters.h"
@@ -46,12 +48,35 @@ struct skiff_ctr_rt {
 	char *ps_cache;              /* ps fields that change only on rename */
 };
 
+/* One thread does the disk work that would otherwise stall the event loop
+ * (and every request behind it): deleting removed containers' directories
+ * (moved into <root>/.trash first, so removal itself is one rename) and the
+ * state.json writes whose durability nobody waits for. Jobs run in order,
+ * so a later write of a file never loses to an earlier one. */
+struct disk_job {
+	struct disk_job *next;
+	char *path;
+	char *data; /* NULL: rm -rf path */
+	size_t len;
+};
+
+struct disk_worker {
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle;
+	struct disk_job *head, **tail;
+	const char *busy_path; /* the job being run (owned by the job) */
+	bool running, stop;
+	pthread_t thread;
+};
+
 struct skiff_containers {
 	struct skiff_daemon *d;
 	char *root;              /* <data-root>/containers */
+	char *trash;             /* <root>/.trash: removed, not yet deleted */
 	struct skiff_ctr **v;    /* in creation order */
 	size_t n, cap;
 	struct waiter *waiters;
+	struct disk_worker dw;
 };
 
 static void ctr_free(struct skiff_ctr *c)
@@ -151,6 +176,127 @@ struct skiff_ctr *skiff_container_find(struct skiff_daemon *d, const char *key, 
 	return cs->v[r];
 }
 
+/* ---- the disk worker ----------------------------------------------------- */
+
+static void disk_job_run(struct disk_job *j)
+{
+	int r;
+	if (!j->data) {
+		r = skiff_rm_rf(j->path);
+		if (r < 0)
+			log_warn("deleting '%s': %s", j->path, strerror(-r));
+		return;
+	}
+	r = skiff_write_atomic(j->path, j->data, j->len, 0600);
+	if (r < 0)
+		log_warn("writing '%s': %s", j->path, strerror(-r));
+}
+
+static void disk_job_free(struct disk_job *j)
+{
+	free(j->path);
+	free(j->data);
+	free(j);
+}
+
+static void *disk_thread(void *arg)
+{
+	struct disk_worker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct disk_job *j = w->head;
+		if (!j) {
+			pthread_cond_broadcast(&w->idle);
+			if (w->stop)
+				break;
+			pthread_cond_wait(&w->work, &w->lock);
+			continue;
+		}
+		w->head = j->next;
+		if (!w->head)
+			w->tail = &w->head;
+		w->busy_path = j->path;
+		pthread_mutex_unlock(&w->lock);
+		disk_job_run(j);
+		pthread_mutex_lock(&w->lock);
+		w->busy_path = NULL;
+		pthread_cond_broadcast(&w->idle);
+		disk_job_free(j);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void disk_worker_init(struct disk_worker *w)
+{
+	sigset_t all, old;
+
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	w->tail = &w->head;
+	/* signals stay with the event loop's thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	w->running = pthread_create(&w->thread, NULL, disk_thread, w) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!w->running)
+		log_warn("no disk worker thread: container removal and state writes stay on the event loop");
+}
+
+/* Takes path and data (data NULL: rm -rf). Without a worker the job runs now. */
+static void disk_submit(struct disk_worker *w, char *path, char *data, size_t len)
+{
+	struct disk_job *j = calloc(1, sizeof(*j));
+
+	if (!j || !w->running) {
+		struct disk_job tmp = { .path = path, .data = data, .len = len };
+		disk_job_run(&tmp);
+		free(path);
+		free(data);
+		free(j);
+		return;
+	}
+	j->path = path;
+	j->data = data;
+	j->len = len;
+	pthread_mutex_lock(&w->lock);
+	*w->tail = j;
+	w->tail = &j->next;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits until no queued or running job touches path (NULL: until idle). */
+static void disk_wait(struct disk_worker *w, const char *path)
+{
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		bool pending = w->busy_path && (!path || !strcmp(w->busy_path, path));
+		for (struct disk_job *j = w->head; j && !pending; j = j->next)
+			pending = !path || !strcmp(j->path, path);
+		if (!pending)
+			break;
+		pthread_cond_wait(&w->idle, &w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void disk_worker_stop(struct disk_worker *w)
+{
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL); /* runs what is queued first */
+	w->running = false;
+}
+
 /* ---- persistence and events -------------------------------------------- */
 
 static char *ctr_file(const struct skiff_ctr *c, const char *name)
@@ -175,13 +321,40 @@ static int save_config(const struct skiff_ctr *c)
 	return skiff_json_write_file(p, j);
 }
 
+/* One state.json write per state change, temp + fsync + rename like every
+ * metadata write; it returns once the file is durable. */
 static void save_state(const struct skiff_ctr *c)
 {
 	_cleanup_json_ json_t *j = skiff_ctr_state_json(c);
 	_cleanup_free_ char *p = ctr_file(c, "state.json");
-	int r = (j && p) ? skiff_json_write_file(p, j) : -ENOMEM;
+	int r = -ENOMEM;
+
+	if (j && p) {
+		/* an earlier write of the same file still queued must land first */
+		disk_wait(&c->rt->d->containers->dw, p);
+		r = skiff_json_write_file(p, j);
+	}
 	if (r < 0)
 		log_warn("container %.12s: saving state: %s", c->id, strerror(-r));
+}
+
+/* The same write done by the disk worker: for states already recoverable
+ * from a durable record (an exit: the monitor fsyncs exit.json before it
+ * tells us, and a skiffd that finds "running" on disk but no process reads
+ * it), so a reply need not wait for the fsync. */
+static void save_state_async(const struct skiff_ctr *c)
+{
+	_cleanup_json_ json_t *j = skiff_ctr_state_json(c);
+	char *p = ctr_file(c, "state.json");
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (!p || !s) {
+		free(p);
+		free(s);
+		log_warn("container %.12s: saving state: out of memory", c->id);
+		return;
+	}
+	disk_submit(&c->rt->d->containers->dw, p, s, strlen(s));
 }
 
 void skiff_container_event(struct skiff_daemon *d, struct skiff_ctr *c, const char *action, json_t *extra)
@@ -362,9 +535,11 @@ int skiff_container_create(struct skiff_daemon *d, const char *name, json_t *bod
 	if (!c || !(c->rt = calloc(1, sizeof(*c->rt))))
 		goto oom;
 	c->rt->d = d;
+	START_TRACE(NULL, "create");
 	r = resolve_image(d, skiff_json_str(body, "Image", ""), c->image_id, &img_cfg, err);
 	if (r < 0)
 		goto fail;
+	START_TRACE(NULL, "create:image");
 	c->image = strdup(skiff_json_str(body, "Image", ""));
 	c->config = skiff_ctr_config_merge(body, img_cfg);
 	c->host_config = skiff_ctr_hostconfig_normalize(json_object_get(body, "HostConfig"));
@@ -394,22 +569,28 @@ int skiff_container_create(struct skiff_daemon *d, const char *name, json_t *bod
 	c->created = skiff_now();
 	c->status = SKIFF_CTR_CREATED;
 
-	/* from here on a failure removes the dir */
+	/* from here on a failure removes the dir; the containers dir exists
+	 * (init made it), so no component walk */
 	static const char *const subdirs[] = { "upper", "work", "merged" };
-	r = skiff_mkdir_p(c->dir, 0710);
-	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(subdirs); i++) {
-		_cleanup_free_ char *p = ctr_file(c, subdirs[i]);
-		r = p ? skiff_mkdir_p(p, 0755) : -ENOMEM;
+	r = mkdir(c->dir, 0710) < 0 ? -errno : 0;
+	if (r == 0) {
+		_cleanup_close_ int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = dfd < 0 ? -errno : 0;
+		for (size_t i = 0; r == 0 && i < ARRAY_SIZE(subdirs); i++)
+			r = mkdirat(dfd, subdirs[i], 0755) < 0 ? -errno : 0;
 	}
 	if (r < 0) {
 		skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating the directory of container '%s'", c->name);
 		goto fail_dir;
 	}
+	START_TRACE(c->id, "create:mkdirs");
 	r = skiff_ctr_mounts(c->host_config, true, &c->mounts, err);
 	if (r < 0)
 		goto fail_dir;
-	save_state(c);
+	/* no state.json yet: a container without one loads as created (the
+	 * defaults), so the first state write is the first start's */
 	r = save_config(c);
+	START_TRACE(c->id, "create:config");
 	if (r < 0) {
 		skiff_error_sys(err, SKIFF_EINTERNAL, -r, "saving container '%s'", c->name);
 		goto fail_dir;
@@ -421,6 +602,7 @@ int skiff_container_create(struct skiff_daemon *d, const char *name, json_t *bod
 	}
 	skiff_container_event(d, c, "create", NULL);
 	*reply = json_pack("{s:s, s:O}", "Id", c->id, "Warnings", warnings);
+	START_TRACE(c->id, "create:done");
 	return 0;
 
 fail_dir:
@@ -481,15 +663,19 @@ static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_er
 	}
 	if (!d->images)
 		return skiff_error_set(err, SKIFF_EINTERNAL, ENOENT, "no image store");
+	START_TRACE(c->id, "start");
 	r = skiff_image_runtime(d->images, c->image_id, &img_cfg, &lower, err);
 	if (r < 0)
 		return skiff_error_wrap(err, "starting container '%s'", c->name + 1);
+	START_TRACE(c->id, "start:image");
 	r = skiff_ctr_write_etc_files(c, err);
 	if (r < 0)
 		return r;
+	START_TRACE(c->id, "start:etc");
 	spec = skiff_ctr_build_spec(c, lower, netns, err);
 	if (!spec)
 		return -ENOMEM;
+	START_TRACE(c->id, "start:spec");
 	{
 		_cleanup_free_ char *log = skiff_container_log_path(c);
 		_cleanup_free_ char *ex = ctr_file(c, "exit.json");
@@ -498,7 +684,27 @@ static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_er
 		if (ex)
 			unlink(ex);
 	}
-	r = skiff_monitor_spawn(d->monitor, spec, &pid, err);
+	/* the running state is written while the monitor builds the container
+	 * (that takes longer than the fsync): durable before the reply, off the
+	 * critical path. A failed spawn overwrites it below. The pid is not
+	 * persisted: a restarted skiffd takes it from the monitor. */
+	struct skiff_ctr next = *c;
+	next.status = SKIFF_CTR_RUNNING;
+	next.pid = 0;
+	next.exit_code = 0;
+	next.oom_killed = false;
+	next.has_been_started = true;
+	next.manual_stop = false;
+	next.started_at = skiff_now();
+	next.error = NULL;
+	START_TRACE(c->id, "start:spawn-req");
+	r = skiff_monitor_spawn_send(d->monitor, spec, err);
+	if (r == 0) {
+		save_state(&next);
+		START_TRACE(c->id, "start:state");
+		r = skiff_monitor_spawn_finish(d->monitor, &pid, err);
+	}
+	START_TRACE(c->id, "start:spawn-rep");
 	if (r < 0) {
 		/* Docker: the exec failure is a 400, ExitCode 127 (126 when not executable) */
 		if (err->status == SKIFF_EINVAL || err->status == 0) {
@@ -521,10 +727,10 @@ static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_er
 	c->oom_killed = false;
 	c->has_been_started = true;
 	c->manual_stop = false;
-	c->started_at = skiff_now();
+	c->started_at = next.started_at;
 	set_error(c, NULL);
-	save_state(c);
 	skiff_container_event(d, c, "start", NULL);
+	START_TRACE(c->id, "start:done");
 	return 0;
 }
 
@@ -711,18 +917,38 @@ int skiff_container_restart(struct skiff_daemon *d, struct skiff_ctr *c, const c
 
 /* ---- remove, rename, pause ----------------------------------------------- */
 
+/* The container's directory leaves <root> with one rename (a restarted
+ * skiffd no longer sees it); deleting the upper dir, logs and the rest is
+ * the disk worker's job. */
+static void discard_dir(struct skiff_containers *cs, struct skiff_ctr *c)
+{
+	char *to = cs->trash ? skiff_path_join(cs->trash, c->id) : NULL;
+
+	if (to && rename(c->dir, to) == 0) {
+		disk_submit(&cs->dw, to, NULL, 0);
+		return;
+	}
+	free(to);
+	disk_wait(&cs->dw, NULL);
+	skiff_rm_rf(c->dir);
+}
+
 static void do_remove(struct skiff_daemon *d, struct skiff_ctr *c)
 {
 	struct skiff_error err = { 0 };
 
+	START_TRACE(c->id, "remove");
 	c->status = SKIFF_CTR_REMOVING;
 	cancel_restart_timer(c);
 	if (d->monitor && skiff_monitor_forget(d->monitor, c->id, &err) < 0)
 		log_debug("container %.12s: forget: %s", c->id, err.msg);
-	skiff_rm_rf(c->dir);
+	START_TRACE(c->id, "remove:forget");
+	discard_dir(d->containers, c);
+	START_TRACE(c->id, "remove:rmrf");
 	table_del(d->containers, c);
 	skiff_container_event(d, c, "destroy", NULL);
 	fire_waiters(d, c, true, true);
+	START_TRACE(c->id, "remove:done");
 	ctr_free(c);
 }
 
@@ -861,6 +1087,7 @@ static void handle_exit(struct skiff_daemon *d, struct skiff_ctr *c, int code, b
 {
 	double ran;
 
+	START_TRACE(c->id, "exit");
 	if (c->rt->kill_timer)
 		evtimer_del(c->rt->kill_timer);
 	c->exit_code = code;
@@ -870,7 +1097,8 @@ static void handle_exit(struct skiff_daemon *d, struct skiff_ctr *c, int code, b
 		c->finished_at = skiff_now();
 	ran = (double)(c->finished_at.tv_sec - c->started_at.tv_sec);
 	c->status = SKIFF_CTR_EXITED;
-	save_state(c);
+	/* state.json is written below, once what follows the exit is known:
+	 * one write per transition, none for a container about to go */
 	if (oom)
 		skiff_container_event(d, c, "oom", NULL);
 	{
@@ -892,9 +1120,14 @@ static void handle_exit(struct skiff_daemon *d, struct skiff_ctr *c, int code, b
 	if (find_by_id(d->containers, c->id) != c || c->status != SKIFF_CTR_EXITED)
 		return;
 	if (skiff_json_bool(c->host_config, "AutoRemove", false)) {
+		/* until the attach sessions end, disk says running: a skiffd
+		 * restarted meanwhile reads exit.json and removes it then */
 		c->rt->remove_pending = true;
 		maybe_auto_remove(d, c);
+		return;
 	}
+	save_state_async(c);
+	START_TRACE(c->id, "exit:state");
 }
 
 static void on_exit_cb(const struct skiff_monitor_exit *ex, void *data)
@@ -925,6 +1158,7 @@ void skiff_container_attach_unref(struct skiff_daemon *d, const char *id)
 	struct skiff_ctr *c = d->containers ? find_by_id(d->containers, id) : NULL;
 	if (!c)
 		return;
+	START_TRACE(c->id, "attach:end");
 	if (c->rt->attaches > 0)
 		c->rt->attaches--;
 	if (!c->rt->attaches && c->rt->remove_pending && c->status == SKIFF_CTR_EXITED)
@@ -1385,6 +1619,22 @@ int skiff_containers_init(struct skiff_daemon *d, struct skiff_error *err)
 	r = skiff_mkdir_p(cs->root, 0710);
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating '%s'", cs->root);
+	disk_worker_init(&cs->dw);
+	cs->trash = skiff_path_join(cs->root, ".trash");
+	if (cs->trash && mkdir(cs->trash, 0700) < 0 && errno != EEXIST) {
+		log_warn("creating '%s': %s: removing containers deletes in line", cs->trash, strerror(errno));
+		free(cs->trash);
+		cs->trash = NULL;
+	}
+	if (cs->trash) {
+		/* what a previous skiffd removed but had not deleted yet */
+		_cleanup_closedir_ DIR *t = opendir(cs->trash);
+		while (t && (de = readdir(t))) {
+			char *p = de->d_name[0] != '.' ? skiff_path_join(cs->trash, de->d_name) : NULL;
+			if (p)
+				disk_submit(&cs->dw, p, NULL, 0);
+		}
+	}
 	dir = opendir(cs->root);
 	if (!dir)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening '%s'", cs->root);
@@ -1425,8 +1675,10 @@ void skiff_containers_shutdown(struct skiff_daemon *d)
 		skiff_monitor_free(d->monitor);
 		d->monitor = NULL;
 	}
+	disk_worker_stop(&cs->dw);
 	free(cs->v);
 	free(cs->root);
+	free(cs->trash);
 	free(cs);
 	d->containers = NULL;
 }

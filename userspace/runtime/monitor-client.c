@@ -337,11 +337,10 @@ fail:
 	return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "connecting to skiff-monitor at '%s'", m->sock_path);
 }
 
-/* One request; a connection that breaks is dropped so the next call
+/* Sends one request; a connection that breaks is dropped so the next call
  * reconnects. A request that never reached the monitor is retried once. */
-static int request(struct skiff_monitor *m, const json_t *req, json_t **out, struct skiff_error *err)
+static int request_send(struct skiff_monitor *m, const json_t *req, struct skiff_error *err)
 {
-	_cleanup_json_ json_t *rep = NULL;
 	const char *what = skiff_json_str(req, "op", "?");
 	int r;
 
@@ -351,11 +350,22 @@ static int request(struct skiff_monitor *m, const json_t *req, json_t **out, str
 			return skiff_error_wrap(err, "monitor %s", what);
 		r = skiff_mproto_send_json(m->req_fd, req, -1, 0);
 		if (r == 0)
-			break;
+			return 0;
 		mon_lost(m);
 		if (attempt || (r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN))
 			return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "monitor %s", what);
 	}
+}
+
+/* Waits for the reply of the request just sent. */
+static int request_recv(struct skiff_monitor *m, const char *what, json_t **out, struct skiff_error *err)
+{
+	_cleanup_json_ json_t *rep = NULL;
+	int r;
+
+	if (m->req_fd < 0)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOTCONN, "monitor %s: connection to skiff-monitor lost",
+				       what);
 	r = wait_readable(m->req_fd, REPLY_TIMEOUT_MS);
 	if (r == 0)
 		r = skiff_mproto_recv_json(m->req_fd, &rep, NULL, 0);
@@ -372,6 +382,12 @@ static int request(struct skiff_monitor *m, const json_t *req, json_t **out, str
 	if (out)
 		*out = TAKE_PTR(rep);
 	return 0;
+}
+
+static int request(struct skiff_monitor *m, const json_t *req, json_t **out, struct skiff_error *err)
+{
+	int r = request_send(m, req, err);
+	return r < 0 ? r : request_recv(m, skiff_json_str(req, "op", "?"), out, err);
 }
 
 /* ---- public ---- */
@@ -418,19 +434,31 @@ void skiff_monitor_free(struct skiff_monitor *m)
 	free(m);
 }
 
-int skiff_monitor_spawn(struct skiff_monitor *m, const json_t *spec, pid_t *pid, struct skiff_error *err)
+int skiff_monitor_spawn_send(struct skiff_monitor *m, const json_t *spec, struct skiff_error *err)
 {
-	_cleanup_json_ json_t *req = json_pack("{s:s, s:O}", "op", "spawn", "spec", spec), *rep = NULL;
-	int r;
+	_cleanup_json_ json_t *req = json_pack("{s:s, s:O}", "op", "spawn", "spec", spec);
 
 	if (!req)
 		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
-	r = request(m, req, &rep, err);
+	return request_send(m, req, err);
+}
+
+int skiff_monitor_spawn_finish(struct skiff_monitor *m, pid_t *pid, struct skiff_error *err)
+{
+	_cleanup_json_ json_t *rep = NULL;
+	int r = request_recv(m, "spawn", &rep, err);
+
 	if (r < 0)
 		return r;
 	if (pid)
 		*pid = (pid_t)skiff_json_int(rep, "pid", 0);
 	return 0;
+}
+
+int skiff_monitor_spawn(struct skiff_monitor *m, const json_t *spec, pid_t *pid, struct skiff_error *err)
+{
+	int r = skiff_monitor_spawn_send(m, spec, err);
+	return r < 0 ? r : skiff_monitor_spawn_finish(m, pid, err);
 }
 
 int skiff_monitor_spawn_exit_code(const struct skiff_error *err)

@@ -55,6 +55,12 @@ void skiff_monitor_free(struct skiff_monitor *m);
 /* Synchronous requests (the monitor answers in well under a millisecond,
  * except spawn which returns after the exec). */
 int skiff_monitor_spawn(struct skiff_monitor *m, const json_t *spec, pid_t *pid, struct skiff_error *err);
+/* The same in two halves, so the caller can do its own slow work (write the
+ * container's state) while the monitor sets the container up. Between them
+ * nothing else may be sent to this monitor; finish must follow a send that
+ * returned 0. */
+int skiff_monitor_spawn_send(struct skiff_monitor *m, const json_t *spec, struct skiff_error *err);
+int skiff_monitor_spawn_finish(struct skiff_monitor *m, pid_t *pid, struct skiff_error *err);
 /* After a failed spawn: the exit code Docker records (127 not found, 126 not
  * executable, 128 otherwise). */
 int skiff_monitor_spawn_exit_code(const struct skiff_error *err);

@@ -9,6 +9,7 @@
 #include "logfile.h"
 #include "monitor-proto.h"
 #include "spawn.h"
+#include "start-trace.h"
 #include "../lib/cleanup.h"
 #include "../lib/fs.h"
 #include "../lib/json.h"
@@ -307,6 +308,7 @@ static void ctr_resume(struct ctr *c)
 static void stream_eof(struct ctr *c, int i)
 {
 	struct timespec now = skiff_now();
+	START_TRACE(c->id, i ? "mon:eof2" : "mon:eof1");
 	skiff_logwriter_flush(&c->log, i + 1, &now);
 	stream_close(&c->out[i]);
 	c->nopen--;
@@ -383,6 +385,7 @@ static void ctr_finalize(struct ctr *c)
 	int code = exit_code_of(c->status);
 	bool oom = m->have_cg && skiff_cgroup_oom_killed(&m->cg, c->id);
 
+	START_TRACE(c->id, "mon:finalize");
 	c->busy++;
 	skiff_time_format(&c->finished, when);
 	rec = json_pack("{s:i, s:b, s:s, s:i}", "ExitCode", code, "OOMKilled", oom, "FinishedAt", when, "Pid",
@@ -392,8 +395,10 @@ static void ctr_finalize(struct ctr *c)
 		if (r < 0)
 			log_warn("container %.12s: writing '%s': %s", c->id, c->exit_path, strerror(-r));
 	}
+	START_TRACE(c->id, "mon:exit.json");
 	if (m->have_cg)
 		skiff_cgroup_destroy(&m->cg, c->id);
+	START_TRACE(c->id, "mon:cg-destroy");
 	log_info("container %.12s: exited with %d%s", c->id, code, oom ? " (OOM killed)" : "");
 	ctr_release_proc(c);
 	c->exited = false;
@@ -406,8 +411,10 @@ static void ctr_finalize(struct ctr *c)
 	}
 	ev = json_pack("{s:s, s:s, s:i, s:b, s:s}", "event", "exit", "id", c->id, "exit_code", code, "oom_killed",
 		       oom, "finished_at", when);
+	START_TRACE(c->id, "mon:subs-ended");
 	if (ev)
 		emit_exit_event(m, ev);
+	START_TRACE(c->id, "mon:event");
 	c->busy--;
 	ctr_maybe_free(c);
 }
@@ -437,6 +444,7 @@ static void ctr_exited(struct ctr *c, int status)
 {
 	static const struct timeval drain = { DRAIN_TIMEOUT_MS / 1000, (DRAIN_TIMEOUT_MS % 1000) * 1000 };
 
+	START_TRACE(c->id, "mon:reaped");
 	c->running = false;
 	c->exited = true;
 	c->status = status;
@@ -530,6 +538,7 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 
 	if (!json_is_object(spec) || !id)
 		return reply_err(400, "spawn: spec with an id required");
+	START_TRACE(id, "mon:spawn");
 	if (!m->have_cg)
 		return reply_err(500, "spawn: no cgroup layout detected on this host");
 	c = ctr_get(m, id);
@@ -544,6 +553,7 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 		ctr_maybe_free(c);
 		return reply_err(500, "%s", err.msg[0] ? err.msg : "out of memory");
 	}
+	START_TRACE(id, "mon:spawn-call");
 	if (skiff_spawn(&m->cg, spec, &p, &err) < 0) {
 		int code = skiff_mproto_spawn_exit_code(err.status, err.errnum);
 		log_info("container %.12s: spawn failed: %s", id, err.msg);
@@ -592,6 +602,7 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 		sub_give_stdin(s);
 	}
 	log_info("container %.12s: started pid %d", id, (int)p.pid);
+	START_TRACE(id, "mon:spawned");
 	return json_pack("{s:b, s:i}", "ok", 1, "pid", (int)p.pid);
 }
 
@@ -654,6 +665,7 @@ static json_t *op_forget(struct monitord *m, struct conn *k, const json_t *req)
 	json_t *ev;
 	(void)k;
 
+	START_TRACE(id, "mon:forget");
 	if (c && (c->running || c->exited))
 		return reply_err(409, "container %s is running", id);
 	if (c) {
