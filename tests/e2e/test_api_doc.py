@@ -5,10 +5,12 @@
 # that status and message; x-skiff-unrouted: 404).
 import importlib.machinery
 import importlib.util
+import io
 import json
 import os
 import re
 import subprocess
+import tarfile
 import urllib.parse
 
 import pytest
@@ -125,6 +127,12 @@ def probes(busybox_tar):
     with open(busybox_tar, "rb") as f:
         tar = f.read()
     x_tar = {"Content-Type": "application/x-tar"}
+    cp_buf = io.BytesIO()
+    with tarfile.open(fileobj=cp_buf, mode="w") as t:
+        ti = tarfile.TarInfo("apidoc.txt")
+        ti.size = 2
+        t.addfile(ti, io.BytesIO(b"hi"))
+    cp_tar = cp_buf.getvalue()
     return [
         ("GET", "/_ping", "/_ping", None, None),
         ("HEAD", "/_ping", "/_ping", None, None),
@@ -150,6 +158,9 @@ def probes(busybox_tar):
         ("GET", "/containers/{id}/json", "/containers/{id}/json", None, None),
         ("POST", "/containers/{id}/start", "/containers/{id}/start", None, None),
         ("GET", "/containers/{id}/top", "/containers/{id}/top", None, None),
+        ("HEAD", "/containers/{id}/archive", "/containers/{id}/archive?path=/etc/hostname", None, None),
+        ("GET", "/containers/{id}/archive", "/containers/{id}/archive?path=/etc/hostname", None, None),
+        ("PUT", "/containers/{id}/archive", "/containers/{id}/archive?path=/tmp", cp_tar, x_tar),
         ("GET", "/containers/{id}/logs", "/containers/{id}/logs?stdout=1&stderr=1", None, None),
         ("POST", "/containers/{id}/attach", "/containers/{id}/attach?logs=1&stream=0&stdout=1", None, None),
         ("POST", "/containers/{id}/resize", "/containers/{id}/resize?h=24&w=80", None, None),
