@@ -381,3 +381,45 @@ def test_big_file_streams(daemon, running, workdir, docker):
     assert os.path.getsize(out) == 64 << 20
     with open(src, "rb") as a, open(out, "rb") as b:
         assert a.read() == b.read()
+
+
+def test_file_over_the_disk_is_refused(docker, daemon, name, workdir):
+    n = name()
+    docker("run", "-d", "--name", n, "--tmpfs", "/small:size=1m", "busybox", "sleep", "1000")
+    src = os.path.join(workdir, "big")
+    with open(src, "wb") as f:
+        f.write(b"x" * (4 << 20))
+    r = docker("cp", src, "%s:/small/" % n, check=False)
+    assert r.returncode != 0 and "No space left on device" in r.stderr, r.stderr
+    # the API is still there and the container too
+    assert read_in(daemon, n, "/etc/passwd")
+    assert docker("inspect", "-f", "{{.State.Running}}", n).stdout.strip() == "true"
+
+
+def test_client_leaving_mid_stream_reaps_the_worker(daemon, running, workdir, docker):
+    import socket
+    import time
+    src = os.path.join(workdir, "big")
+    with open(src, "wb") as f:
+        f.write(b"y" * (32 << 20))
+    docker("cp", src, "%s:/tmp/big" % running, timeout=120)
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(daemon.sock)
+    s.sendall(b"GET /containers/%s/archive?path=/tmp/big HTTP/1.1\r\nHost: x\r\n\r\n" % running.encode())
+    assert s.recv(64).startswith(b"HTTP/1.1 200")
+    s.close()
+
+    def children():
+        """skiffd's forked workers (same comm), not the monitor or others."""
+        out = []
+        with open("/proc/%d/task/%d/children" % (daemon.pid, daemon.pid)) as f:
+            for pid in f.read().split():
+                try:
+                    with open("/proc/%s/comm" % pid) as c:
+                        if c.read().strip() == "skiffd":
+                            out.append(pid)
+                except OSError:
+                    pass
+        return out
+    wait_for(lambda: children() == [], what="archive worker gone")
+    assert read_in(daemon, running, "/etc/passwd")
