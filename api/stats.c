@@ -5,6 +5,7 @@
  * real, unless one-shot=true. A stopped container gets dockerd's zero sample. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -18,6 +19,50 @@
 
 /* Above this much unsent, a slow reader skips samples instead of queueing them. */
 #define STATS_MAX_PENDING (1u << 20)
+/* Open stats files of containers polled lately (~4x cheaper than opening
+ * them per sample), closed after this long without a poll: they pin the
+ * memory of removed cgroups. */
+#define STATS_IDLE_SECONDS 5
+#define STATS_MAX_HANDLES 512
+#define STATS_FDS_PER_HANDLE 15
+
+/* One skiffd per process: the handle cache is process state, like the fds it holds. */
+static struct {
+	struct skiff_cgroup_stats_cache *cache;
+	struct event *sweep;
+	bool tried, armed;
+} fdcache;
+
+static void sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { STATS_IDLE_SECONDS, 0 };
+	(void)fd, (void)what, (void)arg;
+	fdcache.armed = skiff_cgroup_stats_cache_sweep(fdcache.cache, STATS_IDLE_SECONDS) > 0;
+	if (fdcache.armed)
+		evtimer_add(fdcache.sweep, &tv);
+}
+
+static struct skiff_cgroup_stats_cache *cache_of(struct skiff_daemon *d)
+{
+	if (!fdcache.tried) {
+		/* at most a quarter of the fd budget; none at all beats EMFILE elsewhere */
+		struct rlimit rl = { 1024, 1024 };
+		size_t max;
+		fdcache.tried = true;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		max = rl.rlim_cur == RLIM_INFINITY ? STATS_MAX_HANDLES : rl.rlim_cur / 4 / STATS_FDS_PER_HANDLE;
+		if (max > STATS_MAX_HANDLES)
+			max = STATS_MAX_HANDLES;
+		fdcache.sweep = evtimer_new(d->base, sweep, NULL);
+		if (fdcache.sweep)
+			fdcache.cache = skiff_cgroup_stats_cache_new(max);
+	}
+	if (fdcache.cache && !fdcache.armed) {
+		struct timeval tv = { STATS_IDLE_SECONDS, 0 };
+		fdcache.armed = evtimer_add(fdcache.sweep, &tv) == 0;
+	}
+	return fdcache.cache; /* NULL: plain reads */
+}
 
 struct stats_ctx {
 	struct skiff_http_req *req;
@@ -42,9 +87,9 @@ static bool has_stats(const struct skiff_ctr *c)
 static bool sample(struct stats_ctx *x, const struct skiff_ctr *c)
 {
 	struct skiff_daemon *d = x->d;
-	return has_stats(c) &&
-	       skiff_cgroup_stats_read(&d->cgroups, c->id, d->mem_total > 0 ? (uint64_t)d->mem_total : 0, &x->cur,
-				       NULL) == 0;
+	return has_stats(c) && skiff_cgroup_stats_cache_read(cache_of(d), &d->cgroups, c->id,
+							     d->mem_total > 0 ? (uint64_t)d->mem_total : 0, &x->cur,
+							     NULL) == 0;
 }
 
 /* The object to send: the sample (or zeros) with precpu from the previous

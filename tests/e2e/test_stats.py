@@ -3,12 +3,13 @@
 # held in /dev/shm, the --memory limit, PIDs of a forking container, Docker's
 # JSON shape for stream, stream=false and one-shot, and a stopped container.
 import json
+import os
 import re
 import time
 
 import pytest
 
-from conftest import IMAGE, UnixHTTPConnection, wait_for
+from conftest import IMAGE, UnixHTTPConnection, inspect, wait_for
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
@@ -48,13 +49,31 @@ def mem_total(daemon):
 
 # ---------------------------------------------------------------- docker CLI
 
-def test_cpu_percent_of_a_busy_loop(docker, name):
+def proc_cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_cpu_percent_of_a_busy_loop(docker, daemon, name):
     n = name()
     run(docker, n, IMAGE, "sh", "-c", "while :; do :; done")
+    pid = inspect(daemon, n)["State"]["Pid"]
     time.sleep(1)
-    cpu, _, _, pids = cli_stats(docker, n)
-    assert 60 <= cpu <= 110, "busy loop on one core shows %.2f%% CPU" % cpu
-    assert pids == 1
+    seen = []
+    for _ in range(3):
+        # what the loop really got over the same window: on a host busy with
+        # other work it may not have a whole core, and stats must say so
+        c0, t0 = proc_cpu_seconds(pid), time.monotonic()
+        cpu, _, _, pids = cli_stats(docker, n)
+        real = (proc_cpu_seconds(pid) - c0) / (time.monotonic() - t0) * 100
+        seen.append((cpu, real))
+        assert pids == 1
+        if 60 <= cpu <= 110:
+            return
+        if real < 70 and abs(cpu - real) <= 15:
+            return
+    raise AssertionError("busy loop on one core: docker stats CPU %% vs measured: %s" % seen)
 
 
 def test_idle_container_uses_no_cpu(docker, name):
@@ -127,9 +146,12 @@ def test_stopped_container_is_zero(docker, daemon, name):
 def test_sdk_stats_shape(dockerpy, name):
     n = name()
     c = dockerpy.containers.run(IMAGE, ["sh", "-c", "while :; do :; done"], name=n, detach=True)
-    t0 = time.time()
+    c.reload()
+    pid = c.attrs["State"]["Pid"]
+    c0, t0 = proc_cpu_seconds(pid), time.time()
     s = c.stats(stream=False)
     took = time.time() - t0
+    real = (proc_cpu_seconds(pid) - c0) / took * 100
     assert 0.9 <= took < 3, "stream=false takes two samples a second apart (took %.2fs)" % took
     for k in ("read", "preread", "pids_stats", "blkio_stats", "num_procs", "storage_stats", "cpu_stats",
               "precpu_stats", "memory_stats", "name", "id"):
@@ -144,7 +166,7 @@ def test_sdk_stats_shape(dockerpy, name):
     delta = cpu["cpu_usage"]["total_usage"] - pre["cpu_usage"]["total_usage"]
     sys_delta = cpu["system_cpu_usage"] - pre["system_cpu_usage"]
     pct = delta / sys_delta * cpu["online_cpus"] * 100
-    assert 60 <= pct <= 110, pct
+    assert 60 <= pct <= 110 or (real < 70 and abs(pct - real) <= 15), (pct, real)
     u = cpu["cpu_usage"]
     assert u["usage_in_usermode"] + u["usage_in_kernelmode"] > 0
     if "percpu_usage" in u:  # cgroup v1 only

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../userspace/lib/cleanup.h"
@@ -366,6 +367,143 @@ TEST_F(cg, v2_json)
 	EXPECT_STREQ("0001-01-01T00:00:00Z", json_string_value(at(j, "preread")));
 	EXPECT_EQ(0, json_integer_value(at(j, "precpu_stats.cpu_usage.total_usage")));
 	EXPECT_EQ(NULL, at(j, "precpu_stats.system_cpu_usage"));
+}
+
+TEST_F(cg, handle_rereads_open_files)
+{
+	_cleanup_free_ struct skiff_cgroup_stats *s = calloc(1, sizeof(*s));
+	struct skiff_cgroup_statfd *h = NULL;
+	char d[512];
+
+	make_v2(&self->l, self->base);
+	ASSERT_EQ(0, skiff_cgroup_stats_open(&self->l, ID, &h, NULL));
+	ASSERT_EQ(0, skiff_cgroup_stats_sample(h, 0, s, NULL));
+	EXPECT_EQ(3, s->pids_current);
+	ctr_dir(self->base, "unified", d, sizeof(d));
+	put(d, "pids.current", "11\n"); /* rewritten in place: same inode, as a cgroup file */
+	ASSERT_EQ(0, skiff_cgroup_stats_sample(h, 0, s, NULL));
+	EXPECT_EQ(11, s->pids_current);
+	EXPECT_EQ(4, s->nio_bytes); /* counts reset per sample, not accumulated */
+	EXPECT_EQ(4, s->nmem);
+	skiff_cgroup_stats_close(h);
+	EXPECT_EQ(-ENOENT, skiff_cgroup_stats_open(&self->l, "nope", &h, NULL));
+}
+
+static void add_ctr_v2(const char *base, const char *id, const char *pids)
+{
+	char d[512];
+	snprintf(d, sizeof(d), "%s/unified/skiff/%s", base, id);
+	if (skiff_mkdir_p(d, 0755) < 0)
+		abort();
+	put(d, "cpu.stat", "usage_usec 1\n");
+	put(d, "pids.current", pids);
+}
+
+TEST_F(cg, cache_lru_and_sweep)
+{
+	_cleanup_free_ struct skiff_cgroup_stats *s = calloc(1, sizeof(*s));
+	struct skiff_cgroup_stats_cache *c = skiff_cgroup_stats_cache_new(2);
+	struct skiff_error err = { 0 };
+
+	ASSERT_NE(NULL, c);
+	make_v2(&self->l, self->base);
+	add_ctr_v2(self->base, "a", "1\n");
+	add_ctr_v2(self->base, "b", "2\n");
+	add_ctr_v2(self->base, "c", "3\n");
+	ASSERT_EQ(0, skiff_cgroup_stats_cache_read(c, &self->l, "a", 0, s, NULL));
+	EXPECT_EQ(1, s->pids_current);
+	ASSERT_EQ(0, skiff_cgroup_stats_cache_read(c, &self->l, "b", 0, s, NULL));
+	EXPECT_EQ(2, s->pids_current);
+	ASSERT_EQ(0, skiff_cgroup_stats_cache_read(c, &self->l, "a", 0, s, NULL));
+	EXPECT_EQ(2, skiff_cgroup_stats_cache_size(c));
+	/* full: b is the least recently used and goes */
+	ASSERT_EQ(0, skiff_cgroup_stats_cache_read(c, &self->l, "c", 0, s, NULL));
+	EXPECT_EQ(3, s->pids_current);
+	EXPECT_EQ(2, skiff_cgroup_stats_cache_size(c));
+	ASSERT_EQ(0, skiff_cgroup_stats_cache_read(c, &self->l, "a", 0, s, NULL));
+	EXPECT_EQ(1, s->pids_current);
+	EXPECT_EQ(-ENOENT, skiff_cgroup_stats_cache_read(c, &self->l, "gone", 0, s, &err));
+	EXPECT_EQ(SKIFF_ENOTFOUND, err.status);
+	EXPECT_EQ(2, skiff_cgroup_stats_cache_size(c));
+	EXPECT_EQ(2, skiff_cgroup_stats_cache_sweep(c, 60));
+	EXPECT_EQ(0, skiff_cgroup_stats_cache_sweep(c, 0));
+	skiff_cgroup_stats_cache_free(c);
+}
+
+/* On the real cgroupfs: a handle reads a live cgroup, says -ENODEV once it
+ * is removed, and the cache then reopens (a restart) or reports -ENOENT. */
+TEST(real_cgroup_handle)
+{
+	struct skiff_cgroup_layout l;
+	struct skiff_cgroup_limits lim = { .memory = 64 << 20, .pids_limit = 42 };
+	struct skiff_error err = { 0 };
+	struct skiff_cgroup_statfd *h = NULL;
+	_cleanup_free_ struct skiff_cgroup_stats *s = calloc(1, sizeof(*s));
+	struct skiff_cgroup_stats_cache *c = skiff_cgroup_stats_cache_new(4);
+	char path[700];
+
+	if (getuid() != 0)
+		SKIP(return, "needs root");
+	ASSERT_EQ(0, skiff_cgroup_detect(&l, &err)) TH_LOG("%s", err.msg);
+	snprintf(l.parent, sizeof(l.parent), "skiff-unit-stats-%d", getpid());
+	ASSERT_EQ(0, skiff_cgroup_create(&l, "s1", &lim, &err)) TH_LOG("%s", err.msg);
+
+	int go[2];
+	ASSERT_EQ(0, pipe(go));
+	pid_t pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char b;
+		close(go[1]);
+		if (read(go[0], &b, 1) != 1)
+			_exit(1);
+		/* charged to the new cgroup only once inside it */
+		char *m = malloc(8 << 20);
+		for (size_t i = 0; m && i < (8u << 20); i += 4096)
+			m[i] = 1;
+		for (volatile unsigned long i = 0; i < 50000000UL; i++)
+			;
+		pause();
+		_exit(0);
+	}
+	close(go[0]);
+	ASSERT_EQ(0, skiff_cgroup_enter(&l, "s1", pid, false, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(1, write(go[1], "x", 1));
+	close(go[1]);
+	usleep(300000);
+	ASSERT_EQ(0, skiff_cgroup_stats_open(&l, "s1", &h, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, skiff_cgroup_stats_sample(h, 1ULL << 40, s, &err));
+	EXPECT_GT(s->cpu.total, 0);
+	EXPECT_GT(s->cpu.system, 0);
+	EXPECT_GE(s->cpu.online_cpus, 1);
+	EXPECT_EQ(1, s->pids_current);
+	EXPECT_EQ(42, s->pids_limit);
+	EXPECT_EQ(64 << 20, s->mem_limit);
+	EXPECT_GE(s->mem_usage, 8 << 20);
+	EXPECT_GT(s->nmem, 5);
+	ASSERT_EQ(0, skiff_cgroup_stats_cache_read(c, &l, "s1", 0, s, &err));
+	EXPECT_EQ(1, skiff_cgroup_stats_cache_size(c));
+
+	EXPECT_EQ(0, skiff_cgroup_destroy(&l, "s1"));
+	waitpid(pid, NULL, 0);
+	EXPECT_EQ(-ENODEV, skiff_cgroup_stats_sample(h, 0, s, NULL));
+	skiff_cgroup_stats_close(h);
+	EXPECT_EQ(-ENOENT, skiff_cgroup_stats_cache_read(c, &l, "s1", 0, s, NULL));
+	EXPECT_EQ(0, skiff_cgroup_stats_cache_size(c));
+	/* "restarted": a new cgroup at the same path is found again */
+	ASSERT_EQ(0, skiff_cgroup_create(&l, "s1", &lim, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(0, skiff_cgroup_stats_cache_read(c, &l, "s1", 0, s, NULL));
+	EXPECT_EQ(0, s->pids_current);
+	skiff_cgroup_stats_cache_free(c);
+	EXPECT_EQ(0, skiff_cgroup_destroy(&l, "s1"));
+	for (int i = 0; i < l.nv1; i++) {
+		snprintf(path, sizeof(path), "%s/%s", l.v1[i].root, l.parent);
+		EXPECT_EQ(0, rmdir(path)) TH_LOG("%s", path);
+	}
+	if (l.v2_root[0]) {
+		snprintf(path, sizeof(path), "%s/%s", l.v2_root, l.parent);
+		EXPECT_EQ(0, rmdir(path)) TH_LOG("%s", path);
+	}
 }
 
 TEST_HARNESS_MAIN

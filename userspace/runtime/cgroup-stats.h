@@ -1,12 +1,14 @@
 /* Container resource figures read from cgroups, in the units and shape of
  * Docker's stats API: one sample = CPU (cgroup + host), memory, pids, blkio,
  * read from v1 controller files where the layout binds them to v1 (hybrid,
- * v1) and from the v2 hierarchy on pure v2. No allocation per sample. */
+ * v1) and from the v2 hierarchy on pure v2. Files stay open between samples
+ * (a handle, or a bounded cache of them); no allocation per sample. */
 #ifndef SKIFF_CGROUP_STATS_H
 #define SKIFF_CGROUP_STATS_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -50,7 +52,32 @@ struct skiff_cgroup_stats {
 	struct skiff_blkio_entry io_bytes[SKIFF_STATS_MAX_BLKIO], io_ops[SKIFF_STATS_MAX_BLKIO];
 };
 
-/* One sample of container id. mem_total (host RAM, bytes) replaces an
+/* The container's stats files, kept open: a sample is then one pread per
+ * file. -ENOENT (err 404) when the container has no cgroup. */
+struct skiff_cgroup_statfd;
+int skiff_cgroup_stats_open(const struct skiff_cgroup_layout *l, const char *id, struct skiff_cgroup_statfd **out,
+			    struct skiff_error *err);
+/* A sample through h; -ENODEV once the cgroup was removed (close and open
+ * again: a restarted container has a new cgroup at the same path). */
+int skiff_cgroup_stats_sample(struct skiff_cgroup_statfd *h, uint64_t mem_total, struct skiff_cgroup_stats *out,
+			      struct skiff_error *err);
+void skiff_cgroup_stats_close(struct skiff_cgroup_statfd *h);
+
+/* Up to max open handles by container id, least recently used dropped
+ * first; max 0 reads without keeping anything open. */
+struct skiff_cgroup_stats_cache;
+struct skiff_cgroup_stats_cache *skiff_cgroup_stats_cache_new(size_t max);
+void skiff_cgroup_stats_cache_free(struct skiff_cgroup_stats_cache *c);
+/* Like skiff_cgroup_stats_read, through (and filling) the cache. */
+int skiff_cgroup_stats_cache_read(struct skiff_cgroup_stats_cache *c, const struct skiff_cgroup_layout *l,
+				  const char *id, uint64_t mem_total, struct skiff_cgroup_stats *out,
+				  struct skiff_error *err);
+/* Closes handles unused for idle_seconds (they pin removed cgroups);
+ * returns how many stay open. */
+size_t skiff_cgroup_stats_cache_sweep(struct skiff_cgroup_stats_cache *c, double idle_seconds);
+size_t skiff_cgroup_stats_cache_size(const struct skiff_cgroup_stats_cache *c);
+
+/* One sample of container id (open, sample, close). mem_total (host RAM, bytes) replaces an
  * "unlimited" memory limit, as dockerd does; 0 keeps the raw value.
  * -ENOENT (404-ish err) when the container has no cgroup (not running). */
 int skiff_cgroup_stats_read(const struct skiff_cgroup_layout *l, const char *id, uint64_t mem_total,
