@@ -303,12 +303,26 @@ static json_t *build_create(struct cli *cli, struct cli_opts *o, bool run)
 			return skiff_error_set(&cli->err, 400, EINVAL, "invalid argument \"%s\" for \"--cpus\" flag", s), NULL;
 		json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)(d * 1e9 + 0.5)));
 	}
-	if (opt_set(o, "cpu-shares"))
-		json_object_set_new(hc, "CpuShares", json_integer(atoll(opt_str(o, "cpu-shares", "0"))));
+	/* integer flags: a value that is not a number is refused like Go's ParseInt */
+	static const struct {
+		const char *flag, *shown, *key;
+	} int_flags[] = { { "cpu-shares", "-c, --cpu-shares", "CpuShares" }, { "pids-limit", "--pids-limit", "PidsLimit" } };
+	for (size_t i = 0; i < ARRAY_SIZE(int_flags); i++) {
+		const char *s = opt_str(o, int_flags[i].flag, NULL);
+		char *end;
+		if (!s)
+			continue;
+		errno = 0;
+		long long val = strtoll(s, &end, 10);
+		if (!*s || *end || errno)
+			return skiff_error_set(&cli->err, 400, EINVAL,
+					       "invalid argument \"%s\" for \"%s\" flag: strconv.ParseInt: parsing \"%s\": %s", s,
+					       int_flags[i].shown, s, errno ? "value out of range" : "invalid syntax"),
+			       NULL;
+		json_object_set_new(hc, int_flags[i].key, json_integer(val));
+	}
 	if (opt_set(o, "cpuset-cpus"))
 		json_object_set_new(hc, "CpusetCpus", json_string(opt_str(o, "cpuset-cpus", "")));
-	if (opt_set(o, "pids-limit"))
-		json_object_set_new(hc, "PidsLimit", json_integer(atoll(opt_str(o, "pids-limit", "0"))));
 	json_t *ul = json_array();
 	json_object_set_new(hc, "Ulimits", ul);
 	v = opt_list(o, "ulimit", &n);
@@ -884,8 +898,13 @@ static int cmd_ps(struct cli *cli, struct cli_opts *o)
 	size_t i;
 	json_t *c;
 	json_array_foreach(list, i, c) json_array_append_new(rows, ps_row(c, trunc));
-	if (opt_bool(o, "quiet"))
+	if (opt_bool(o, "quiet")) {
+		if (fmt && *fmt) {
+			fflush(stdout);
+			fputs("WARNING: Ignoring custom format, because both --format and --quiet are set.\n", stderr);
+		}
 		fmt = "{{.ID}}";
+	}
 	static const char *const hdr[] = { "ID",	   "CONTAINER ID", "Image",    "IMAGE",	      "Command", "COMMAND",
 					   "CreatedAt",    "CREATED AT",   "RunningFor", "CREATED",   "Ports",   "PORTS",
 					   "State",	   "STATE",	   "Status",   "STATUS",      "Size",    "SIZE",
