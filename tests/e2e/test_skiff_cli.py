@@ -197,6 +197,20 @@ def test_run_missing_image_125(skiff):
     assert "Unable to find image" in r.stderr
 
 
+def test_run_bad_flag_values_125(skiff, docker, label):
+    for args, msg in ((["--pids-limit", "x"], 'invalid argument "x" for "--pids-limit" flag: '
+                                              'strconv.ParseInt: parsing "x": invalid syntax'),
+                      (["-c", "1.5"], 'invalid argument "1.5" for "-c, --cpu-shares" flag: '
+                                      'strconv.ParseInt: parsing "1.5": invalid syntax'),
+                      (["--memory", "10x"], None), (["--cpus", "abc"], None)):
+        full = ["run", "--rm", "-l", label] + args + ["busybox", "true"]
+        r = skiff(*full, check=False)
+        assert r.returncode == 125 == docker(*full, check=False).returncode, (args, r.stderr)
+        if msg:
+            assert r.stderr.splitlines()[0] == "skiff: " + msg
+    assert skiff("ps", "-a", "-q", "--filter", "label=" + label).stdout == ""
+
+
 # ---------------------------------------------------------------- lifecycle
 
 def test_create_then_start_attach(skiff, name):
@@ -372,6 +386,14 @@ def test_ps_json_matches_docker(skiff, docker, ps_set):
         assert s == d
         line = skiff(*args).stdout.splitlines()[0]
         assert list(json.loads(line)) == sorted(json.loads(line)), line
+
+
+def test_ps_quiet_ignores_format(skiff, docker, ps_set):
+    for fmt in ("{{.Names}}", "table"):
+        args = ["ps", "-a", "-q", "--format", fmt, "--filter", "label=" + ps_set["label"]]
+        s, d = skiff(*args), docker(*args)
+        assert (s.stdout, s.stderr) == (d.stdout, d.stderr)
+        assert s.stderr == "WARNING: Ignoring custom format, because both --format and --quiet are set.\n"
 
 
 def test_ps_table_header(skiff, ps_set):
