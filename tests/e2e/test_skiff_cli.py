@@ -288,6 +288,18 @@ def test_rm_force_volumes_and_partial_failure(skiff, name):
     assert skiff("ps", "-a", "-q", "--filter", "name=" + a).stdout == ""
 
 
+def test_rm_force_is_done_when_it_returns(skiff, name):
+    """docker rm -f returns once the container is gone: a ps right after
+    must not list it (scripts rely on it to reuse the name)."""
+    for i in range(15):
+        n = name()
+        skiff("run", "-d", "--name", n, "busybox", "sleep", "100")
+        time.sleep(0.05 * (i % 3))  # at once, and once the container has settled
+        assert skiff("rm", "-f", n).stdout == n + "\n"
+        left = skiff("ps", "-a", "--filter", "name=" + n, "--format", "{{.Names}} {{.Status}}").stdout
+        assert left == "", "try %d: still listed after rm -f returned: %r" % (i, left)
+
+
 def test_rename(skiff, name):
     a, b = name(), name()
     skiff("create", "--name", a, "busybox", "true")
