@@ -158,6 +158,7 @@ def probes(busybox_tar):
         ("GET", "/containers/{id}/json", "/containers/{id}/json", None, None),
         ("POST", "/containers/{id}/start", "/containers/{id}/start", None, None),
         ("GET", "/containers/{id}/top", "/containers/{id}/top", None, None),
+        ("GET", "/containers/{id}/stats", "/containers/{id}/stats?stream=0&one-shot=1", None, None),
         ("HEAD", "/containers/{id}/archive", "/containers/{id}/archive?path=/etc/hostname", None, None),
         ("GET", "/containers/{id}/archive", "/containers/{id}/archive?path=/etc/hostname", None, None),
         ("PUT", "/containers/{id}/archive", "/containers/{id}/archive?path=/tmp", cp_tar, x_tar),
