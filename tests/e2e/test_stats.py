@@ -266,3 +266,34 @@ def test_paused_container_still_sampled(docker, daemon, name):
         assert s["pids_stats"]["current"] == 1 and s["memory_stats"]["usage"] > 0
     finally:
         docker("unpause", n)
+
+
+def test_docker_stats_live_table(docker, name):
+    """`docker stats NAME` (streaming) keeps printing rows until stopped."""
+    import subprocess
+    n = name()
+    run(docker, n, IMAGE, "sh", "-c", "while :; do :; done")
+    p = subprocess.Popen(["/usr/local/bin/docker", "stats", "--format", "{{.Name}} {{.CPUPerc}} {{.PIDs}}", n],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=docker.env)
+    try:
+        time.sleep(3.5)
+    finally:
+        p.kill()  # the docker CLI ignores SIGTERM while it shows stats
+        out, err = p.communicate(timeout=10)
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "\n", out)  # the CLI redraws with ANSI codes
+    rows = [l.strip() for l in text.splitlines() if l.startswith(n)]
+    assert len(rows) >= 2, (out, err)
+    assert rows[-1].split()[2] == "1"
+    assert float(rows[-1].split()[1].rstrip("%")) > 20, rows
+
+
+def test_docker_stats_all_running(docker, name):
+    """`docker stats --no-stream` with no name: every running container."""
+    a, b, stopped = name(), name(), name()
+    run(docker, a, IMAGE, "sleep", "60")
+    run(docker, b, IMAGE, "sleep", "60")
+    docker("create", "--name", stopped, IMAGE, "true")
+    out = docker("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", timeout=60).stdout
+    rows = dict(l.split() for l in out.splitlines() if l.strip())
+    assert rows.get(a) == "1" and rows.get(b) == "1", out
+    assert stopped not in rows
