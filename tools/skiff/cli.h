@@ -98,6 +98,8 @@ extern const struct cli_cmd cli_image_cmds[];
 extern const size_t cli_image_ncmds;
 extern const struct cli_cmd cli_system_cmds[];
 extern const size_t cli_system_ncmds;
+extern const struct cli_cmd cli_volume_cmds[];
+extern const size_t cli_volume_ncmds;
 
 /* ---- client.c --------------------------------------------------------- */
 

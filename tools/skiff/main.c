@@ -8,13 +8,18 @@
 
 #include "cli.h"
 
-static const struct {
+/* group: the management command that lists the table's verbs; top: also
+ * reachable as `skiff VERB` (volume's ls/rm/inspect would shadow others). */
+static const struct table {
 	const struct cli_cmd *cmds;
 	const size_t *n;
+	const char *group;
+	bool top;
 } tables[] = {
-	{ cli_container_cmds, &cli_container_ncmds },
-	{ cli_image_cmds, &cli_image_ncmds },
-	{ cli_system_cmds, &cli_system_ncmds },
+	{ cli_container_cmds, &cli_container_ncmds, "container", true },
+	{ cli_image_cmds, &cli_image_ncmds, "image", true },
+	{ cli_system_cmds, &cli_system_ncmds, "system", true },
+	{ cli_volume_cmds, &cli_volume_ncmds, "volume", false },
 };
 
 /* `skiff container ls` → `ps`, `skiff image rm` → `rmi`, ... Sub-commands not
@@ -30,6 +35,7 @@ static const struct group {
 	{ "image", "Manage images",
 	  (const char *const[]){ "ls", "images", "list", "images", "rm", "rmi", "remove", "rmi", NULL }, "image" },
 	{ "system", "Manage skiff", (const char *const[]){ NULL }, NULL },
+	{ "volume", "Manage volumes", (const char *const[]){ NULL }, NULL },
 };
 
 int cli_failf(struct cli *cli, int code, const char *fmt, ...)
@@ -69,13 +75,34 @@ static bool name_matches(const struct cli_cmd *c, const char *name)
 	return false;
 }
 
-static const struct cli_cmd *find_cmd(const char *name)
+/* group NULL: the top-level verbs. A group looks in its own tables first;
+ * a group with a private table looks nowhere else. */
+static const struct cli_cmd *find_cmd(const char *name, const char *group)
 {
-	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
+	bool private = false;
+	for (size_t t = 0; group && t < ARRAY_SIZE(tables); t++) {
+		if (strcmp(tables[t].group, group))
+			continue;
+		private |= !tables[t].top;
 		for (size_t i = 0; i < *tables[t].n; i++)
 			if (name_matches(&tables[t].cmds[i], name))
 				return &tables[t].cmds[i];
+	}
+	if (private)
+		return NULL;
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
+		for (size_t i = 0; tables[t].top && i < *tables[t].n; i++)
+			if (name_matches(&tables[t].cmds[i], name))
+				return &tables[t].cmds[i];
 	return NULL;
+}
+
+static bool group_is_private(const char *group)
+{
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
+		if (!strcmp(tables[t].group, group) && !tables[t].top)
+			return true;
+	return false;
 }
 
 static void main_help(FILE *f)
@@ -83,7 +110,7 @@ static void main_help(FILE *f)
 	fprintf(f, "\nUsage:  skiff [OPTIONS] COMMAND\n\nA Docker-compatible container engine\n\n");
 	fprintf(f, "Commands:\n");
 	for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
-		for (size_t i = 0; i < *tables[t].n; i++)
+		for (size_t i = 0; tables[t].top && i < *tables[t].n; i++)
 			fprintf(f, "  %-10s  %s\n", tables[t].cmds[i].name, tables[t].cmds[i].summary);
 	fprintf(f, "\nManagement Commands:\n");
 	for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
@@ -101,13 +128,12 @@ static void group_help(FILE *f, const struct group *g)
 {
 	fprintf(f, "\nUsage:  skiff %s COMMAND\n\n%s\n\nCommands:\n", g->group, g->summary);
 	for (const char *const *r = g->renames; *r; r += 2) {
-		const struct cli_cmd *c = find_cmd(r[1]);
+		const struct cli_cmd *c = find_cmd(r[1], g->group);
 		if (c)
 			fprintf(f, "  %-10s  %s\n", r[0], c->summary);
 	}
 	for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
-		if ((!strcmp(g->group, "container") && t != 0) || (!strcmp(g->group, "image") && t != 1) ||
-		    (!strcmp(g->group, "system") && t != 2))
+		if (strcmp(g->group, tables[t].group))
 			continue;
 		for (size_t i = 0; i < *tables[t].n; i++)
 			fprintf(f, "  %-10s  %s\n", tables[t].cmds[i].name, tables[t].cmds[i].summary);
@@ -115,11 +141,12 @@ static void group_help(FILE *f, const struct group *g)
 	fprintf(f, "\nRun 'skiff %s COMMAND --help' for more information on a command.\n", g->group);
 }
 
-static void cmd_help(FILE *f, const struct cli_cmd *c)
+static void cmd_help(FILE *f, const struct cli_cmd *c, const char *shown)
 {
-	fprintf(f, "\nUsage:  skiff %s %s\n\n%s\n", c->name, c->usage ? c->usage : "", c->summary);
+	fprintf(f, "\nUsage:  skiff %s %s\n\n%s\n", shown, c->usage ? c->usage : "", c->summary);
 	if (c->aliases)
-		fprintf(f, "\nAliases:\n  skiff %s, skiff %s\n", c->name, c->aliases);
+		fprintf(f, "\nAliases:\n  skiff %s, skiff %.*s%s\n", shown, (int)(strlen(shown) - strlen(c->name)), shown,
+			c->aliases);
 	fputc('\n', f);
 	cli_flags_help(f, c->flags);
 }
@@ -141,19 +168,20 @@ static const char *resolve_host(const char *flag)
 	return h;
 }
 
-static int run_cmd(struct cli *cli, const struct cli_cmd *c, int argc, char **argv)
+/* shown: "rm" or, for a private group's verb, "volume rm" */
+static int run_cmd(struct cli *cli, const struct cli_cmd *c, const char *shown, int argc, char **argv)
 {
 	struct cli_opts o;
 	static const struct cli_flag none[] = { { 0 } };
 	int r = cli_flags_parse(c->flags ? c->flags : none, argc, argv, c->stop_at_positional, &o, &cli->err);
 	if (r == 1) {
-		cmd_help(stdout, c);
+		cmd_help(stdout, c, shown);
 		cli_opts_free(&o);
 		return 0;
 	}
 	if (r < 0) {
 		fprintf(stderr, "%s\n\nUsage:  skiff %s %s\n\nRun 'skiff %s --help' for more information\n", cli->err.msg,
-			c->name, c->usage ? c->usage : "", c->name);
+			shown, c->usage ? c->usage : "", shown);
 		cli_opts_free(&o);
 		return 125;
 	}
@@ -161,18 +189,18 @@ static int run_cmd(struct cli *cli, const struct cli_cmd *c, int argc, char **ar
 		/* cobra's wording: exact, at least, no arguments */
 		bool exact = c->max_args == c->min_args;
 		if (c->max_args == 0)
-			fprintf(stderr, "skiff: 'skiff %s' accepts no arguments\n", c->name);
+			fprintf(stderr, "skiff: 'skiff %s' accepts no arguments\n", shown);
 		else if (exact)
-			fprintf(stderr, "skiff: 'skiff %s' requires %d argument%s\n", c->name, c->min_args,
+			fprintf(stderr, "skiff: 'skiff %s' requires %d argument%s\n", shown, c->min_args,
 				c->min_args == 1 ? "" : "s");
 		else if (o.argc < c->min_args)
-			fprintf(stderr, "skiff: 'skiff %s' requires at least %d argument%s\n", c->name, c->min_args,
+			fprintf(stderr, "skiff: 'skiff %s' requires at least %d argument%s\n", shown, c->min_args,
 				c->min_args == 1 ? "" : "s");
 		else
-			fprintf(stderr, "skiff: 'skiff %s' requires at most %d argument%s\n", c->name, c->max_args,
+			fprintf(stderr, "skiff: 'skiff %s' requires at most %d argument%s\n", shown, c->max_args,
 				c->max_args == 1 ? "" : "s");
-		fprintf(stderr, "\nUsage:  skiff %s %s\n\n%s 'skiff %s --help' for more information\n", c->name,
-			c->usage ? c->usage : "", exact || c->max_args == 0 ? "Run" : "See", c->name);
+		fprintf(stderr, "\nUsage:  skiff %s %s\n\n%s 'skiff %s --help' for more information\n", shown,
+			c->usage ? c->usage : "", exact || c->max_args == 0 ? "Run" : "See", shown);
 		cli_opts_free(&o);
 		return 1;
 	}
@@ -236,19 +264,22 @@ int main(int argc, char **argv)
 		for (const char *const *r = groups[g].renames; *r; r += 2)
 			if (!strcmp(*r, sub))
 				sub = r[1];
-		const struct cli_cmd *c = find_cmd(sub);
+		const struct cli_cmd *c = find_cmd(sub, groups[g].group);
 		if (!c) {
 			fprintf(stderr, "skiff: unknown command: skiff %s %s\n\nUsage:  skiff %s\n\n"
 					"Run 'skiff %s --help' for more information\n", name, argv[i + 1], name, name);
 			return 1;
 		}
 		cli.fixed_type = groups[g].fixed_type;
-		return run_cmd(&cli, c, argc - i - 1, argv + i + 1);
+		char shown[64];
+		snprintf(shown, sizeof(shown), "%s%s%s", group_is_private(name) ? name : "",
+			 group_is_private(name) ? " " : "", c->name);
+		return run_cmd(&cli, c, shown, argc - i - 1, argv + i + 1);
 	}
-	const struct cli_cmd *c = find_cmd(name);
+	const struct cli_cmd *c = find_cmd(name, NULL);
 	if (!c) {
 		fprintf(stderr, "skiff: unknown command: skiff %s\n\nRun 'skiff --help' for more information\n", name);
 		return 1;
 	}
-	return run_cmd(&cli, c, argc - i, argv + i);
+	return run_cmd(&cli, c, c->name, argc - i, argv + i);
 }
