@@ -101,6 +101,12 @@ extern const size_t cli_system_ncmds;
 extern const struct cli_cmd cli_volume_cmds[];
 extern const size_t cli_volume_ncmds;
 
+/* Verbs with a file of their own, listed in the container table. */
+int cli_cmd_stats(struct cli *cli, struct cli_opts *o);
+extern const struct cli_flag cli_stats_flags[];
+int cli_cmd_cp(struct cli *cli, struct cli_opts *o);
+extern const struct cli_flag cli_cp_flags[];
+
 /* ---- client.c --------------------------------------------------------- */
 
 struct cli_resp {
@@ -196,6 +202,7 @@ int cli_timestamp(const char *value, char *out, size_t len);
 /* Print rows (array of objects) through --format (or the default table);
  * headers maps field names to column titles; format "json" prints each row. */
 int cli_print_rows(struct cli *cli, const char *format, const char *def, json_t *rows, json_t *headers);
+int cli_print_rows_to(struct cli *cli, FILE *out, const char *format, const char *def, json_t *rows, json_t *headers);
 /* Go's time.Time.String() of a unix time: "2026-11-27 22:41:50 +0000 UTC" */
 void cli_time_string(int64_t secs, char *out, size_t len);
 /* Go's time.RFC3339 in local time: "2024-01-01T00:00:00Z" */

@@ -1252,5 +1252,10 @@ const struct cli_cmd cli_container_cmds[] = {
 	  .flags = inspect_flags, .min_args = 1, .max_args = -1, .run = cmd_inspect },
 	{ .name = "top", .summary = "Display the running processes of a container", .usage = "CONTAINER [ps OPTIONS]",
 	  .min_args = 1, .max_args = -1, .stop_at_positional = true, .run = cmd_top },
+	{ .name = "stats", .summary = "Display a live stream of container(s) resource usage statistics",
+	  .usage = "[OPTIONS] [CONTAINER...]", .flags = cli_stats_flags, .max_args = -1, .run = cli_cmd_stats },
+	{ .name = "cp", .summary = "Copy files/folders between a container and the local filesystem",
+	  .usage = "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tskiff cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+	  .flags = cli_cp_flags, .min_args = 2, .max_args = 2, .run = cli_cmd_cp },
 };
 const size_t cli_container_ncmds = ARRAY_SIZE(cli_container_cmds);

@@ -140,7 +140,7 @@ int64_t cli_parse_rfc3339(const char *s)
 	return ts.tv_sec;
 }
 
-int cli_print_rows(struct cli *cli, const char *format, const char *def, json_t *rows, json_t *headers)
+int cli_print_rows_to(struct cli *cli, FILE *out, const char *format, const char *def, json_t *rows, json_t *headers)
 {
 	if (!format || !*format || !strcmp(format, "table"))
 		format = def;
@@ -150,7 +150,7 @@ int cli_print_rows(struct cli *cli, const char *format, const char *def, json_t 
 		json_array_foreach(rows, i, row)
 		{
 			_cleanup_free_ char *s = cli_row_json(row);
-			puts(s);
+			fprintf(out, "%s\n", s);
 		}
 		return 0;
 	}
@@ -169,16 +169,21 @@ int cli_print_rows(struct cli *cli, const char *format, const char *def, json_t 
 	json_array_foreach(rows, i, row)
 	{
 		if (cli_tmpl_exec_row(t, row, &line, &cli->err) < 0) {
-			cli_table_flush(tab, stdout);
+			cli_table_flush(tab, out);
 			cli_tmpl_free(t);
 			return cli_fail(cli, 1);
 		}
 		cli_table_add(tab, line);
 		free(line);
 	}
-	cli_table_flush(tab, stdout);
+	cli_table_flush(tab, out);
 	cli_tmpl_free(t);
 	return 0;
+}
+
+int cli_print_rows(struct cli *cli, const char *format, const char *def, json_t *rows, json_t *headers)
+{
+	return cli_print_rows_to(cli, stdout, format, def, rows, headers);
 }
 
 int cli_print_formatted(struct cli *cli, const char *format, json_t *obj)
