@@ -499,6 +499,11 @@ int skiff_monitor_forget(struct skiff_monitor *m, const char *id, struct skiff_e
 	_cleanup_json_ json_t *req = json_pack("{s:s, s:s}", "op", "forget", "id", id);
 	if (!req)
 		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	/* nothing waits for the answer (removal is on the path of wait
+	 * ?condition=removed and the monitor may be busy finishing the exit):
+	 * sent on the event connection, whose reader skips what is not an exit */
+	if (m->ev_fd >= 0 && skiff_mproto_send_json(m->ev_fd, req, -1, MSG_DONTWAIT) == 0)
+		return 0;
 	return request(m, req, NULL, err);
 }
 

@@ -72,7 +72,9 @@ int skiff_monitor_kill(struct skiff_monitor *m, const char *id, int sig, struct 
 int skiff_monitor_resize(struct skiff_monitor *m, const char *id, int rows, int cols, struct skiff_error *err);
 /* Running containers: object id -> {"pid": N, "started_at": "..."} */
 int skiff_monitor_list(struct skiff_monitor *m, json_t **out, struct skiff_error *err);
-/* Forget a container (it exited and was removed): drops queued output and subscribers. */
+/* Forget a container (it exited and was removed): drops queued output and
+ * subscribers. Returns once the request is sent; the monitor handles it in
+ * order with the exits it reports. */
 int skiff_monitor_forget(struct skiff_monitor *m, const char *id, struct skiff_error *err);
 
 /* Attach: a new connection that receives the container's output live.

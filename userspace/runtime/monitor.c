@@ -377,10 +377,44 @@ static int exit_code_of(int status)
 	return 255;
 }
 
+/* exit.json the way every metadata file is written (temp, fsync, rename),
+ * except that the fsync of the directory, which makes the rename itself
+ * durable, is left to the caller: it runs after the exit is announced, off
+ * the path of whoever waits for it. Until then a power loss can leave no
+ * record, the same as losing power a moment before the exit; never a torn
+ * one. *dirfd: the directory, to fsync (-1 if it could not be opened). */
+static int write_exit_record(const char *path, const json_t *rec, int *dirfd)
+{
+	_cleanup_free_ char *s = json_dumps(rec, JSON_COMPACT), *tmp = NULL, *dir = NULL;
+	_cleanup_close_ int fd = -1;
+	char *slash;
+
+	if (!s || !(dir = strdup(path)))
+		return -ENOMEM;
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (skiff_write_all(fd, s, strlen(s)) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+		int r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	*dirfd = open(slash ? (*dir ? dir : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return 0;
+}
+
 static void ctr_finalize(struct ctr *c)
 {
 	struct monitord *m = c->m;
 	_cleanup_json_ json_t *rec = NULL, *ev = NULL;
+	_cleanup_close_ int dirfd = -1;
 	char when[40];
 	int code = exit_code_of(c->status);
 	bool oom = m->have_cg && skiff_cgroup_oom_killed(&m->cg, c->id);
@@ -391,7 +425,7 @@ static void ctr_finalize(struct ctr *c)
 	rec = json_pack("{s:i, s:b, s:s, s:i}", "ExitCode", code, "OOMKilled", oom, "FinishedAt", when, "Pid",
 			(int)c->pid);
 	if (c->exit_path && rec) {
-		int r = skiff_json_write_file(c->exit_path, rec);
+		int r = write_exit_record(c->exit_path, rec, &dirfd);
 		if (r < 0)
 			log_warn("container %.12s: writing '%s': %s", c->id, c->exit_path, strerror(-r));
 	}
@@ -415,6 +449,8 @@ static void ctr_finalize(struct ctr *c)
 	if (ev)
 		emit_exit_event(m, ev);
 	START_TRACE(c->id, "mon:event");
+	if (dirfd >= 0)
+		fsync(dirfd);
 	c->busy--;
 	ctr_maybe_free(c);
 }
