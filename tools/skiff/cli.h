@@ -118,6 +118,7 @@ struct cli_resp {
 	int64_t chunk_left;
 	char content_type[128];
 	char api_version[32];
+	char path_stat[8192]; /* X-Docker-Container-Path-Stat (base64 JSON) */
 	char buf[65536];
 	size_t off, len;
 };
@@ -130,6 +131,7 @@ struct cli_body {
 	int fd;           /* >= 0: stream this fd as a chunked body */
 	bool upgrade;     /* hijack: Connection: Upgrade, Upgrade: tcp */
 	const char *extra_headers; /* "X-Registry-Auth: e30=\r\n" */
+	int64_t *sent;    /* fd bodies: bytes read from fd are added here */
 };
 
 /* path is unversioned ("/containers/json?all=1"); the client adds /v1.50.

@@ -107,7 +107,7 @@ char *cli_urlencode(const char *s)
 	return out;
 }
 
-static int send_chunked_fd(int sock, int fd)
+static int send_chunked_fd(int sock, int fd, int64_t *sent)
 {
 	static char buf[65536];
 	char hdr[32];
@@ -119,6 +119,8 @@ static int send_chunked_fd(int sock, int fd)
 			return -errno;
 		if (n == 0)
 			break;
+		if (sent)
+			*sent += n;
 		int hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", (size_t)n);
 		int r = write_all(sock, hdr, hl);
 		if (!r)
@@ -181,7 +183,7 @@ static int raw_line(struct cli_resp *r, char *line, size_t cap)
 
 static int read_headers(struct cli *cli, struct cli_resp *r, bool head)
 {
-	char line[4096];
+	char line[8192 + 64];
 	int l = raw_line(r, line, sizeof(line));
 	if (l < 0 || strncmp(line, "HTTP/1.", 7) || strlen(line) < 12)
 		return skiff_error_set(&cli->err, 500, EPROTO, "malformed HTTP response from daemon");
@@ -203,6 +205,8 @@ static int read_headers(struct cli *cli, struct cli_resp *r, bool head)
 			snprintf(r->content_type, sizeof(r->content_type), "%s", v);
 		else if (!strcasecmp(line, "Api-Version"))
 			snprintf(r->api_version, sizeof(r->api_version), "%s", v);
+		else if (!strcasecmp(line, "X-Docker-Container-Path-Stat"))
+			snprintf(r->path_stat, sizeof(r->path_stat), "%s", v);
 	}
 	if (l < 0)
 		return skiff_error_set(&cli->err, 500, EPROTO, "truncated HTTP response from daemon");
@@ -251,7 +255,7 @@ int cli_http_send(struct cli *cli, const char *method, const char *path, const s
 
 	int r = write_all(fd, hdr, n);
 	if (!r && body && body->fd >= 0)
-		r = send_chunked_fd(fd, body->fd);
+		r = send_chunked_fd(fd, body->fd, body->sent);
 	else if (!r && body && body->data)
 		r = write_all(fd, body->data, body->len);
 	/* EPIPE: the daemon answered early (an error); read that answer */
