@@ -1048,6 +1048,9 @@ static int cmd_top(struct cli *cli, struct cli_opts *o)
 
 /* ---- exec --------------------------------------------------------------- */
 
+/* docker 28's RunExec: the create body (ConsoleSize only with -t, Env null
+ * without -e), a plain start with -d, else a hijacked start, the resize
+ * when stdin is a terminal, and the exec's own exit code at the end. */
 static int cmd_exec(struct cli *cli, struct cli_opts *o)
 {
 	char path[1024];
@@ -1056,30 +1059,55 @@ static int cmd_exec(struct cli *cli, struct cli_opts *o)
 	if (inspect_container(cli, o->argv[0], &c) < 0)
 		return cli_fail(cli, 1);
 	json_decref(c);
+	if (!detach && tty && in && !isatty(STDIN_FILENO))
+		return cli_failf(cli, 1, "the input device is not a TTY");
 	unsigned h = 0, w = 0;
 	if (tty && isatty(STDOUT_FILENO))
 		cli_tty_size(STDOUT_FILENO, &h, &w);
-	size_t ne;
-	const char **env = opt_list(o, "env", &ne);
-	_cleanup_json_ json_t *body = json_pack("{s:s, s:b, s:b, s:[i,i], s:b, s:b, s:b, s:b, s:s, s:o, s:s, s:o}", "User",
-						opt_str(o, "user", ""), "Privileged", opt_bool(o, "privileged"), "Tty", tty,
-						"ConsoleSize", h, w, "AttachStdin", in && !detach, "AttachStderr", !detach,
-						"AttachStdout", !detach, "Detach", detach, "DetachKeys", "", "Env",
-						ne ? strv_json(env, ne) : json_null(), "WorkingDir", opt_str(o, "workdir", ""),
-						"Cmd", strv_json((const char **)o->argv + 1, o->argc - 1));
+	size_t ne, nf;
+	const char **env = opt_list(o, "env", &ne), **files = opt_list(o, "env-file", &nf);
+	json_t *envj = json_array();
+	for (size_t i = 0; i < nf; i++)
+		if (read_env_file(cli, files[i], envj) < 0) {
+			json_decref(envj);
+			return cli_fail(cli, 1);
+		}
+	for (size_t i = 0; i < ne; i++)
+		add_env(envj, env[i]);
+	if (!json_array_size(envj)) {
+		json_decref(envj);
+		envj = json_null();
+	}
+	/* container.ExecOptions in its field order */
+	_cleanup_json_ json_t *body = json_object();
+	json_object_set_new(body, "User", json_string(opt_str(o, "user", "")));
+	json_object_set_new(body, "Privileged", json_boolean(opt_bool(o, "privileged")));
+	json_object_set_new(body, "Tty", json_boolean(tty));
+	if (tty)
+		json_object_set_new(body, "ConsoleSize", json_pack("[i,i]", h, w));
+	json_object_set_new(body, "AttachStdin", json_boolean(in && !detach));
+	json_object_set_new(body, "AttachStderr", json_boolean(!detach));
+	json_object_set_new(body, "AttachStdout", json_boolean(!detach));
+	json_object_set_new(body, "Detach", json_boolean(detach));
+	json_object_set_new(body, "DetachKeys", json_string(opt_str(o, "detach-keys", "")));
+	json_object_set_new(body, "Env", envj);
+	json_object_set_new(body, "WorkingDir", json_string(opt_str(o, "workdir", "")));
+	json_object_set_new(body, "Cmd", strv_json((const char **)o->argv + 1, o->argc - 1));
 	_cleanup_free_ char *en = cli_urlencode(o->argv[0]);
 	PATH_FMT(path, "/containers/%s/exec", en);
 	_cleanup_json_ json_t *res = NULL;
 	if (cli_call(cli, "POST", path, body, &res) < 0)
-		return cli_fail(cli, 1); /* docker: a refused exec create exits 1 */
-	_cleanup_free_ char *id = strdup(skiff_json_str(res, "Id", ""));
-	_cleanup_json_ json_t *sb = json_pack("{s:b, s:b, s:[i,i]}", "Detach", detach, "Tty", tty, "ConsoleSize", h, w);
+		return cli_fail(cli, 1);
+	const char *eid = skiff_json_str(res, "Id", "");
+	if (!*eid)
+		return cli_failf(cli, 1, "exec ID empty");
+	_cleanup_free_ char *id = strdup(eid);
+	_cleanup_json_ json_t *sb = json_pack("{s:b, s:b}", "Detach", detach, "Tty", tty);
+	if (tty)
+		json_object_set_new(sb, "ConsoleSize", json_pack("[i,i]", h, w));
 	PATH_FMT(path, "/exec/%s/start", id);
-	if (detach) {
-		if (cli_call(cli, "POST", path, sb, NULL) < 0)
-			return cli_fail(cli, 126);
-		return 0;
-	}
+	if (detach)
+		return cli_call(cli, "POST", path, sb, NULL) < 0 ? cli_fail(cli, 1) : 0;
 	_cleanup_free_ char *data = json_dumps(sb, JSON_COMPACT);
 	struct cli_body b = { .fd = -1, .upgrade = true, .content_type = "application/json", .data = data, .len = strlen(data) };
 	struct cli_resp *r = malloc(sizeof(*r));
@@ -1089,15 +1117,16 @@ static int cmd_exec(struct cli *cli, struct cli_opts *o)
 	if (ret < 0) {
 		cli_resp_close(r);
 		free(r);
-		return cli_fail(cli, 126);
+		return cli_fail(cli, 1);
 	}
 	bool raw = tty && in && isatty(STDIN_FILENO) && cli_tty_raw(STDIN_FILENO) == 0;
 	struct cli_resize_ctx rc = { cli, "exec", id };
-	if (tty) {
+	bool resize = tty && isatty(STDIN_FILENO);
+	if (resize) {
 		cli_tty_watch_winch();
 		cli_tty_resize(cli, "exec", id);
 	}
-	cli_hijack_io(r, in ? STDIN_FILENO : -1, !tty, tty ? cli_tty_winch_cb : NULL, &rc);
+	cli_hijack_io(r, in ? STDIN_FILENO : -1, !tty, resize ? cli_tty_winch_cb : NULL, &rc);
 	if (raw)
 		cli_tty_restore();
 	cli_resp_close(r);
@@ -1105,7 +1134,8 @@ static int cmd_exec(struct cli *cli, struct cli_opts *o)
 	PATH_FMT(path, "/exec/%s/json", id);
 	_cleanup_json_ json_t *ins = NULL;
 	if (cli_call(cli, "GET", path, NULL, &ins) < 0)
-		return cli_fail(cli, 1);
+		/* docker: -1 when the daemon went away, the error otherwise */
+		return cli->err.status >= 400 ? cli_fail(cli, 1) : 255;
 	return (int)skiff_json_int(ins, "ExitCode", 0);
 }
 
@@ -1209,7 +1239,9 @@ static const struct cli_flag inspect_flags[] = {
 };
 static const struct cli_flag exec_flags[] = {
 	{ .name = "detach", .shrt = 'd', .type = FLAG_BOOL, .help = "Detached mode: run command in the background" },
+	{ .name = "detach-keys", .type = FLAG_STRING, .help = "Override the key sequence for detaching a container" },
 	{ .name = "env", .shrt = 'e', .type = FLAG_LIST, .help = "Set environment variables" },
+	{ .name = "env-file", .type = FLAG_LIST, .help = "Read in a file of environment variables" },
 	{ .name = "interactive", .shrt = 'i', .type = FLAG_BOOL, .help = "Keep STDIN open even if not attached" },
 	{ .name = "privileged", .type = FLAG_BOOL, .help = "Give extended privileges to the command" },
 	{ .name = "tty", .shrt = 't', .type = FLAG_BOOL, .help = "Allocate a pseudo-TTY" },
