@@ -6,6 +6,7 @@
 import datetime
 import http.client
 import json
+import importlib
 import os
 import platform
 import shutil
@@ -22,6 +23,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "build", "bin")
 RUNS = int(os.environ.get("BENCH_RUNS", "100"))
 DENSITY = int(os.environ.get("BENCH_DENSITY", "200"))
+# Further sections: modules in tests/bench with run(api, pid, sock) and
+# markdown(result), run against the same daemon after the density section.
+EXTRA_SECTIONS = ["stats_bench"]
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "Documentation", "performance.md"))
 
 
@@ -239,6 +243,7 @@ def main():
     api = None
     rows = []
     dens = None
+    extra = []
     try:
         tarball = os.path.join(work, "busybox.tar")
         subprocess.run([os.path.join(ROOT, "tools", "mkimage-busybox"), tarball], check=True,
@@ -281,13 +286,20 @@ def main():
             rows.append((label, ms, err, note))
         log("density: %d x sleep 3600" % DENSITY)
         dens = density(api, d)
+        for name in EXTRA_SECTIONS:
+            log("section: %s" % name)
+            try:
+                mod = importlib.import_module(name)
+                extra += [""] + mod.markdown(mod.run(api, d.proc.pid, d.sock))
+            except Exception as e:  # one broken section must not lose the others
+                extra += ["", "## %s" % name, "", "failed: %s" % str(e).replace("|", "/")]
     finally:
         if api:
             d.stop(api)
         else:
             shutil.rmtree(d.base, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
-    write_report(rows, dens)
+    write_report(rows, dens, extra)
 
 
 def run_wrapped(script):
@@ -319,7 +331,7 @@ def cgroup_mode():
     return "hybrid (v1 controllers + cgroup2 at /sys/fs/cgroup/unified)" if " - cgroup2 " in text else "v1"
 
 
-def write_report(rows, dens):
+def write_report(rows, dens, extra=()):
     cpu = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -364,6 +376,7 @@ def write_report(rows, dens):
                 "| removing them all (`DELETE ?force=1` each) | %.2f s |" % dens["remove_s"], ""]
     out += ["For scale (not this run, see PERFORMANCE-NOTES): Docker runs a containerd-shim per container, 5–11 MB RSS each; "
             "`docker run --rm` against dockerd took 322–342 ms on the same kind of host.", ""]
+    out += list(extra)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         f.write("\n".join(out))
