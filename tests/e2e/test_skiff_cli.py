@@ -733,3 +733,464 @@ def test_run_tty_under_pty(skiff, daemon):
     r = subprocess.run([SKIFF, "-H", daemon.host, "run", "--rm", "-t", "busybox", "sh", "-c",
                         "tty; test -t 1 && echo isatty"], capture_output=True, timeout=60)
     assert (r.returncode, r.stdout) == (0, b"/dev/pts/0\r\nisatty\r\n")
+
+
+# ---------------------------------------------------------------- stats
+
+STATS_STABLE = "table {{.Container}}\t{{.Name}}\t{{.ID}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+
+
+@pytest.fixture
+def stats_pair(skiff, name):
+    busy, idle = name("st-busy"), name("st-idle")
+    skiff("run", "-d", "--name", busy, "busybox", "sh", "-c", "while :; do :; done")
+    skiff("run", "-d", "--name", idle, "-m", "64m", "busybox", "sleep", "300")
+    return busy, idle
+
+
+def test_stats_no_stream_matches_docker(skiff, docker, stats_pair):
+    busy, idle = stats_pair
+    same(skiff, docker, "stats", "--no-stream", "--format", STATS_STABLE, idle, busy)
+    same(skiff, docker, "stats", "--no-stream", "--no-trunc", "--format", "{{.ID}} {{.Name}} {{.Container}}", busy)
+    s = skiff("stats", "--no-stream", idle, busy).stdout.splitlines()
+    d = docker("stats", "--no-stream", idle, busy).stdout.splitlines()
+    assert s[0] == d[0]
+    assert re.split(r"\s{2,}", s[0]) == ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",
+                                        "BLOCK I/O", "PIDS"]
+    assert len(s) == len(d) == 3
+    # the idle one: 0.00% CPU, a 64MiB limit, its memory as a share of it
+    cols = re.split(r"\s{2,}", s[1])
+    assert cols[1] == idle and cols[2] == "0.00%", s[1]
+    assert cols[3].endswith(" / 64MiB") and cols[5:] == ["0B / 0B", "0B / 0B", "1"], s[1]
+    assert re.match(r"^\d+\.\d\d%$", cols[4])
+    # the busy loop: one core, near 100%
+    cpu = float(skiff("stats", "--no-stream", "--format", "{{.CPUPerc}}", busy).stdout.strip().rstrip("%"))
+    assert cpu > 50, cpu
+    s = json.loads(skiff("stats", "--no-stream", "--format", "json", idle).stdout)
+    d = json.loads(docker("stats", "--no-stream", "--format", "json", idle).stdout)
+    assert sorted(s) == sorted(d) == ["BlockIO", "CPUPerc", "Container", "ID", "MemPerc", "MemUsage", "Name", "NetIO",
+                                      "PIDs"]
+    assert {k: s[k] for k in ("Container", "ID", "Name", "NetIO", "PIDs")} == \
+        {k: d[k] for k in ("Container", "ID", "Name", "NetIO", "PIDs")}
+
+
+def test_stats_all_and_errors(skiff, docker, stats_pair, name):
+    busy, idle = stats_pair
+    stopped = name("st-stopped")
+    skiff("create", "--name", stopped, "busybox", "true")
+    running = skiff("stats", "--no-stream", "--format", "{{.Name}}").stdout.split()
+    assert busy in running and idle in running and stopped not in running
+    everything = skiff("stats", "--no-stream", "-a", "--format", "{{.Name}} {{.CPUPerc}} {{.PIDs}}").stdout
+    assert "%s 0.00%% 0\n" % stopped in everything
+    r = skiff("stats", "--no-stream", idle, "e2e-no-such-ctr", check=False)
+    d = docker("stats", "--no-stream", idle, "e2e-no-such-ctr", check=False)
+    assert (r.returncode, r.stdout) == (d.returncode, d.stdout) == (1, "")
+    assert r.stderr == "skiff: No such container: e2e-no-such-ctr\n"
+
+
+def test_stats_live_redraws_and_follows(skiff, daemon, stats_pair, name):
+    busy, idle = stats_pair
+    late = name("st-late")
+    cmd = "%s -H %s stats --format 'table {{.Name}}\t{{.PIDs}}'" % (SKIFF, daemon.host)
+    p = subprocess.Popen(["script", "-qec", cmd, "/dev/null"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)
+        skiff("run", "-d", "--name", late, "busybox", "sleep", "300")
+        time.sleep(1.5)
+        skiff("kill", late)
+        time.sleep(1.5)
+    finally:
+        p.terminate()
+        out = p.communicate(timeout=10)[0].decode(errors="replace")
+    frames = [f for f in out.split("\x1b[H")[1:]]
+    assert len(frames) >= 6, out
+    # every frame: rows ended with erase-line, the rest of the screen erased
+    for f in frames[:-1]:
+        lines = f.split("\r\n")
+        assert lines[0].startswith("NAME ") and lines[0].endswith(" \x1b[K"), repr(f)
+        assert f.endswith("\x1b[J"), repr(f)
+    seen = [late in f for f in frames[:-1]]
+    # not there at first, there once started, gone after it died
+    assert not seen[0] and any(seen) and not seen[-1], seen
+    assert all(idle in f and busy in f for f in frames[:-1])
+
+
+# ---------------------------------------------------------------- volume
+
+@pytest.fixture
+def vol_names(daemon):
+    made = []
+
+    def new(prefix="v"):
+        n = "e2e-%s-%s" % (prefix, uuid.uuid4().hex[:8])
+        made.append(n)
+        return n
+    yield new
+    for n in made:
+        daemon.request("DELETE", "/volumes/%s?force=1" % n)
+
+
+def test_volume_create_ls_inspect_match_docker(skiff, docker, vol_names, label):
+    a, b, c = vol_names("a"), vol_names("b10"), vol_names("b9")
+    assert skiff("volume", "create", a).stdout == a + "\n"
+    assert skiff("volume", "create", "--name", b, "--label", label, "--label", "x=y").stdout == b + "\n"
+    assert skiff("volume", "create", "-d", "local", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m",
+                 "--label", label, c).stdout == c + "\n"
+    anon = skiff("volume", "create").stdout.strip()
+    assert HEX64.match(anon)
+    skiff("volume", "rm", anon)
+    for args in (["ls"], ["ls", "-q"], ["ls", "--format", "json"], ["ls", "--format", "table"],
+                 ["ls", "-f", "label=" + label], ["ls", "--filter", "name=" + a, "-q"],
+                 ["ls", "-f", "label=" + label, "--format", "{{.Name}} {{.Driver}} {{.Scope}} {{.Mountpoint}} "
+                  "{{.Label \"x\"}} {{.Links}} {{.Size}}"],
+                 ["ls", "-f", "label=" + label, "--format", "table {{.Name}}\t{{.Labels}}\t{{.Status}}"],
+                 ["inspect", a, b], ["inspect", "--format", "{{.Name}} {{.Driver}} {{.Labels.x}}", b],
+                 ["inspect", "-f", "{{json .Labels}}", c]):
+        same(skiff, docker, "volume", *args)
+    # docker sorts with natural order: ...b9 before ...b10
+    out = skiff("volume", "ls", "-q", "-f", "label=" + label).stdout.split()
+    assert out == [c, b]
+    r = skiff("volume", "create", "--name", a, a, check=False)
+    assert (r.returncode, r.stderr) == (1, "skiff: conflicting options: cannot specify a volume-name through both "
+                                           "--name and as a positional arg\n")
+
+
+def test_volume_rm_prune_and_errors(skiff, docker, vol_names, name, label):
+    a, b, used = vol_names("rm-a"), vol_names("rm-b"), vol_names("used")
+    for v in (a, b):
+        skiff("volume", "create", v)
+    r = skiff("volume", "rm", a, "e2e-nosuch-vol", b, check=False)
+    d = docker("volume", "rm", "e2e-nosuch-vol", check=False)
+    assert (r.returncode, r.stdout) == (1, "%s\n%s\n" % (a, b))
+    assert r.stderr == d.stderr.replace("Error response from daemon: ", "skiff: ")
+    r = skiff("volume", "inspect", "e2e-nosuch-vol", check=False)
+    d = docker("volume", "inspect", "e2e-nosuch-vol", check=False)
+    assert (r.returncode, r.stdout) == (d.returncode, d.stdout) == (1, "[]\n")
+    # prune: named volumes go only with -a; a used one stays
+    p1, p2 = vol_names("prune1"), vol_names("prune2")
+    for v in (p1, p2):
+        skiff("volume", "create", "--label", label, v)
+    skiff("volume", "create", "--label", label, used)
+    in_use = skiff("run", "-d", "--name", name(), "-v", used + ":/data", "busybox", "sleep", "300",
+                   check=False).returncode == 0
+    if not in_use:  # -v NAME:/path not served yet: nothing holds the volume
+        skiff("volume", "rm", used)
+    out = skiff("volume", "prune", "-f", "--filter", "label=" + label).stdout
+    assert out == "Total reclaimed space: 0B\n"
+    r = skiff("volume", "prune", "--all", "--filter", "label=" + label, input="n\n")
+    assert r.stdout == ("WARNING! This will remove all local volumes not used by at least one container.\n"
+                        "Are you sure you want to continue? [y/N] ")
+    assert r.returncode == 0
+    assert {p1, p2} <= set(skiff("volume", "ls", "-q", "-f", "label=" + label).stdout.split())
+    s = skiff("volume", "prune", "-a", "--filter", "label=" + label, input="y\n").stdout
+    assert s.startswith("WARNING! This will remove all local volumes not used by at least one container.\n"
+                        "Are you sure you want to continue? [y/N] Deleted Volumes:\n")
+    deleted = s.split("Deleted Volumes:\n")[1].split("\n\n")[0].split("\n")
+    assert sorted(deleted) == sorted([p1, p2]), s
+    if in_use:
+        assert skiff("volume", "ls", "-q", "-f", "label=" + label).stdout == used + "\n"
+    assert s.endswith("\nTotal reclaimed space: 0B\n")
+    r = skiff("volume", "prune", "-a", "-f", "--filter", "all=1", check=False)
+    assert (r.returncode, r.stderr) == (1, "skiff: conflicting options: cannot specify both --all and --filter all=1\n")
+
+
+def test_volume_help_and_group(skiff, docker):
+    out = skiff("volume", "--help").stdout
+    assert listed_commands(out) == ["create", "inspect", "ls", "prune", "rm"]
+    assert skiff("volume", "ls", "--help").stdout.startswith("\nUsage:  skiff volume ls [OPTIONS]\n")
+    r = skiff("volume", "ps", check=False)
+    assert r.returncode == 1 and "unknown command: skiff volume ps" in r.stderr
+    assert skiff("volume", "list", "-q").returncode == 0
+    assert "volume" in listed_commands(skiff("--help").stdout, "Management Commands:")
+
+
+# ---------------------------------------------------------------- cp
+
+@pytest.fixture
+def cp_ctr(skiff, name):
+    n = name("cp")
+    skiff("run", "-d", "--name", n, "busybox", "sh", "-c",
+          "mkdir -p /srv/dir/sub && echo one > /srv/dir/a && echo two > /srv/dir/sub/b && "
+          "ln -s dir/a /srv/link && ln -s /srv/dir /srv/dirlink && sleep 300")
+    wait_for(lambda: skiff("cp", n + ":/srv/link", "-", check=False).returncode == 0, what="the container's files")
+    return n
+
+
+def tar_names(data):
+    import io
+    import tarfile
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        return [m.name + ("/" if m.isdir() else "") for m in t.getmembers()]
+
+
+def cp_out_bytes(skiff_host, ctr, path):
+    return subprocess.run([SKIFF, "-H", skiff_host, "cp", "%s:%s" % (ctr, path), "-"], capture_output=True,
+                          timeout=60).stdout
+
+
+def test_cp_out_file_dir_and_dot(skiff, daemon, cp_ctr, workdir):
+    c = cp_ctr
+    r = skiff("cp", c + ":/srv/dir/a", os.path.join(workdir, "f"))
+    assert (r.stdout, r.stderr) == ("", "")  # quiet without a terminal, like docker
+    assert open(os.path.join(workdir, "f")).read() == "one\n"
+    # into an existing directory: keeps its name
+    os.mkdir(os.path.join(workdir, "into"))
+    skiff("cp", c + ":/srv/dir/a", os.path.join(workdir, "into"))
+    assert open(os.path.join(workdir, "into", "a")).read() == "one\n"
+    # a directory to a new name, to an existing directory, and its content with /.
+    skiff("cp", c + ":/srv/dir", os.path.join(workdir, "newdir"))
+    assert open(os.path.join(workdir, "newdir", "sub", "b")).read() == "two\n"
+    skiff("cp", c + ":/srv/dir", os.path.join(workdir, "into"))
+    assert open(os.path.join(workdir, "into", "dir", "sub", "b")).read() == "two\n"
+    skiff("cp", c + ":/srv/dir/.", os.path.join(workdir, "into"))
+    assert open(os.path.join(workdir, "into", "sub", "b")).read() == "two\n"
+    # relative destination, resolved against the working directory
+    subprocess.run([SKIFF, "-H", daemon.host, "cp", c + ":/srv/dir/sub/b", "rel"], cwd=workdir, check=True)
+    assert open(os.path.join(workdir, "rel")).read() == "two\n"
+    # a symlink is copied as a link, or followed with -L (and keeps the link's name)
+    skiff("cp", c + ":/srv/link", os.path.join(workdir, "l1"))
+    assert os.readlink(os.path.join(workdir, "l1")) == "dir/a"
+    skiff("cp", "-L", c + ":/srv/link", os.path.join(workdir, "l2"))
+    assert open(os.path.join(workdir, "l2")).read() == "one\n" and not os.path.islink(os.path.join(workdir, "l2"))
+    skiff("cp", "-L", c + ":/srv/link", os.path.join(workdir, "into"))
+    assert open(os.path.join(workdir, "into", "link")).read() == "one\n"
+    # a tar on stdout
+    assert tar_names(cp_out_bytes(daemon.host, c, "/srv/dir")) == ["dir/", "dir/a", "dir/sub/", "dir/sub/b"]
+
+
+def test_cp_in_file_dir_and_stdin_tar(skiff, daemon, cp_ctr, workdir):
+    c = cp_ctr
+    src = os.path.join(workdir, "src")
+    os.makedirs(os.path.join(src, "deep"))
+    with open(os.path.join(src, "x"), "w") as f:
+        f.write("ex\n")
+    with open(os.path.join(src, "deep", "y"), "w") as f:
+        f.write("why\n")
+    os.symlink("x", os.path.join(src, "lx"))
+    skiff("cp", os.path.join(src, "x"), c + ":/srv/newfile")
+    skiff("cp", os.path.join(src, "x"), c + ":/srv/dir")
+    skiff("cp", src, c + ":/srv/copied")
+    skiff("cp", src, c + ":/srv/dir")
+    skiff("cp", src + "/.", c + ":/srv/dotted")
+    skiff("cp", os.path.join(src, "x"), c + ":/srv/dirlink")  # a symlink to a directory: into it
+    skiff("cp", "-L", os.path.join(src, "lx"), c + ":/srv/followed")
+    assert cp_out_bytes(daemon.host, c, "/srv/newfile")[512:515] == b"ex\n"
+    assert tar_names(cp_out_bytes(daemon.host, c, "/srv/dir")) == \
+        ["dir/", "dir/a", "dir/src/", "dir/src/deep/", "dir/src/deep/y", "dir/src/lx", "dir/src/x", "dir/sub/",
+         "dir/sub/b", "dir/x"]
+    assert tar_names(cp_out_bytes(daemon.host, c, "/srv/copied")) == \
+        ["copied/", "copied/deep/", "copied/deep/y", "copied/lx", "copied/x"]
+    assert tar_names(cp_out_bytes(daemon.host, c, "/srv/dotted")) == \
+        ["dotted/", "dotted/deep/", "dotted/deep/y", "dotted/lx", "dotted/x"]
+    assert tar_names(cp_out_bytes(daemon.host, c, "/srv/followed")) == ["followed"]
+    # a tar on stdin goes into an existing directory as it is
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        data = b"from stdin\n"
+        ti = tarfile.TarInfo("streamed/file")
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+    r = subprocess.run([SKIFF, "-H", daemon.host, "cp", "-", c + ":/srv"], input=buf.getvalue(), capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert tar_names(cp_out_bytes(daemon.host, c, "/srv/streamed")) == ["streamed/", "streamed/file"]
+
+
+def test_cp_errors_match_docker(skiff, docker, cp_ctr, workdir):
+    c = cp_ctr
+    d = os.path.join(workdir, "d")
+    os.mkdir(d)
+    cases = [
+        [c + ":/srv/dir", c + ":/tmp"],
+        [d, d],
+        [c + ":/srv/dir", os.path.join(workdir, "nodir", "x")],
+        [c + ":/srv/dir/a", os.path.join(workdir, "missing") + "/"],
+        [c + ":/srv/nosuch", d],
+        [d, c + ":/srv/dir/a"],
+        [d, c + ":/nosuchdir/x"],
+        ["-", c + ":/srv/dir/a"],
+        [os.path.join(workdir, "nosuch"), c + ":/srv"],
+    ]
+    for args in cases:
+        s = skiff("cp", *args, check=False, input="")
+        k = docker("cp", *args, check=False, input="")
+        assert (s.returncode, s.stdout) == (k.returncode, k.stdout), (args, s.stderr, k.stderr)
+        # (docker also logs its tar writer's complaints before some of these)
+        want = k.stderr.splitlines()[-1].replace("Error response from daemon: ", "").replace("Error: ", "")
+        assert s.stderr == "skiff: " + want + "\n", args
+
+
+def test_cp_progress_line_on_a_terminal(skiff, docker, daemon, cp_ctr, workdir):
+    c = cp_ctr
+    for cli in ("%s -H %s" % (SKIFF, daemon.host), "DOCKER_HOST=%s DOCKER_CONFIG=%s %s" % (
+            daemon.host, docker.cfg, "/usr/local/bin/docker")):
+        out = subprocess.run(["script", "-qec", "%s cp %s:/srv/dir/a %s/t1; %s cp %s/t1 %s:/srv/t2" % (
+            cli, c, workdir, cli, workdir, c), "/dev/null"], capture_output=True, timeout=60,
+            stdin=subprocess.DEVNULL).stdout.decode()
+        assert out == "Successfully copied 2.05kB to %s/t1\r\nSuccessfully copied 2.05kB to %s:/srv/t2\r\n" % (
+            workdir, c), (cli, out)
+
+
+# ---------------------------------------------------------------- exec
+
+class FakeDaemon:
+    """Answers the exec dance on a unix socket and records every request,
+    so skiff's exec requests can be compared with docker's."""
+
+    def __init__(self, path, exit_code=3, out=b"hi\n"):
+        import socket
+        import threading
+        self.log, self.path, self.exit_code, self.out = [], path, exit_code, out
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(c,), daemon=True).start()
+
+    def _reply(self, c, status, obj=None):
+        b = json.dumps(obj).encode() if obj is not None else b""
+        c.sendall(b"HTTP/1.1 %d X\r\nApi-Version: 1.50\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % (status, len(b)) + b)
+
+    def _handle(self, c):
+        import socket
+        f = c.makefile("rb")
+        while True:
+            line = f.readline()
+            if not line:
+                break
+            method, target, _ = line.decode().split(" ", 2)
+            hdrs = {}
+            while True:
+                h = f.readline().decode()
+                if h in ("\r\n", "\n", ""):
+                    break
+                k, _, v = h.partition(":")
+                hdrs[k.strip().lower()] = v.strip()
+            body = f.read(int(hdrs["content-length"])) if "content-length" in hdrs else b""
+            p = target.split("?")[0]
+            entry = {"method": method, "path": target, "content-type": hdrs.get("content-type"),
+                     "upgrade": hdrs.get("upgrade"), "body": json.loads(body) if body else None}
+            if p != "/_ping":
+                self.log.append(entry)
+            if p == "/_ping":
+                self._reply(c, 200)
+            elif p.startswith("/v1.50/containers/") and p.endswith("/json"):
+                self._reply(c, 200, {"Id": "c" * 64, "State": {"Running": True}, "Config": {}})
+            elif p.endswith("/exec"):
+                self._reply(c, 201, {"Id": "e1"})
+            elif p.endswith("/start"):
+                if (entry["body"] or {}).get("Detach"):
+                    self._reply(c, 200)
+                    continue
+                c.sendall(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+                          b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+                tty = (entry["body"] or {}).get("Tty")
+                c.sendall(self.out if tty else b"\x01\0\0\0" + len(self.out).to_bytes(4, "big") + self.out)
+                c.shutdown(socket.SHUT_WR)
+                try:
+                    while c.recv(4096):
+                        pass
+                except OSError:
+                    pass
+                break
+            elif p.endswith("/resize"):
+                self._reply(c, 200)
+            elif p.startswith("/v1.50/exec/") and p.endswith("/json"):
+                self._reply(c, 200, {"ExitCode": self.exit_code, "Running": False})
+            else:
+                self._reply(c, 404, {"message": "not faked"})
+        c.close()
+
+    def close(self):
+        self.sock.close()
+        os.unlink(self.path)
+
+
+EXEC_VARIANTS = [
+    (["exec", "x", "echo", "hi"], None),
+    (["exec", "-e", "A=1", "--env", "B", "-w", "/tmp", "-u", "1:2", "--privileged", "x", "sh", "-c", "id"], None),
+    (["exec", "-d", "x", "sleep", "1"], None),
+    (["exec", "-i", "x", "cat"], "typed\n"),
+    (["exec", "-t", "x", "sh"], None),
+]
+
+
+@pytest.mark.parametrize("args,stdin", EXEC_VARIANTS, ids=lambda a: " ".join(a) if isinstance(a, list) else "")
+def test_exec_sends_what_docker_sends(docker, workdir, args, stdin):
+    if not os.access("/usr/local/bin/docker", os.X_OK):
+        pytest.skip("no docker CLI")
+    logs = {}
+    env = dict(os.environ, B="from-env")
+    for who, argv in (("docker", ["/usr/local/bin/docker"]), ("skiff", [SKIFF])):
+        sock = os.path.join(workdir, who + ".sock")
+        fake = FakeDaemon(sock)
+        try:
+            e = dict(env, DOCKER_HOST="unix://" + sock, DOCKER_CONFIG=docker.cfg)
+            r = subprocess.run(argv + args, input=stdin, capture_output=True, text=True, env=e, timeout=30)
+        finally:
+            fake.close()
+        logs[who] = (r.returncode, r.stdout, fake.log)
+    assert logs["skiff"] == logs["docker"]
+    assert logs["skiff"][0] == (0 if "-d" in args else 3)
+
+
+def test_exec_it_sized_sends_what_docker_sends(docker, workdir):
+    logs = {}
+    for who, cli in (("docker", "/usr/local/bin/docker"), ("skiff", SKIFF)):
+        sock = os.path.join(workdir, who + ".sock")
+        fake = FakeDaemon(sock, exit_code=0)
+        try:
+            inner = "stty rows 40 cols 120; DOCKER_HOST=unix://%s DOCKER_CONFIG=%s %s exec -it x sh" % (
+                sock, docker.cfg, cli)
+            subprocess.run(["script", "-qec", inner, "/dev/null"], capture_output=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        finally:
+            fake.close()
+        logs[who] = fake.log
+    assert logs["skiff"] == logs["docker"]
+    assert [e["path"] for e in logs["skiff"]][-2:] == ["/v1.50/exec/e1/resize?h=40&w=120", "/v1.50/exec/e1/json"]
+    assert logs["skiff"][1]["body"]["ConsoleSize"] == [40, 120]
+
+
+def exec_supported(daemon, n):
+    r = daemon.request("POST", "/containers/%s/exec" % n, body={"Cmd": ["true"]})
+    return r.status != 501
+
+
+def test_exec_real(skiff, docker, daemon, name):
+    n = name("exec")
+    skiff("run", "-d", "--name", n, "--hostname", "exechost", "busybox", "sleep", "300")
+    if not exec_supported(daemon, n):
+        pytest.skip("skiffd answers 501 to exec")
+    r = skiff("exec", n, "cat", "/etc/hostname")
+    assert (r.returncode, r.stdout) == (0, "exechost\n")
+    r = skiff("exec", "-e", "A=1", "-w", "/tmp", "-u", "1000", n, "sh", "-c", "echo $A; pwd; id -u; exit 7",
+              check=False)
+    assert (r.returncode, r.stdout) == (7, "1\n/tmp\n1000\n")
+    r = skiff("exec", "-i", n, "cat", input="piped\n")
+    assert r.stdout == "piped\n"
+    r = skiff("exec", n, "sh", "-c", "echo out; echo err >&2")
+    assert (r.stdout, r.stderr) == ("out\n", "err\n")
+    s = skiff("exec", n, "/no/such/binary", check=False)
+    d = docker("exec", n, "/no/such/binary", check=False)
+    assert s.returncode == d.returncode and s.returncode in (126, 127)
+    assert skiff("exec", "-d", n, "sh", "-c", "echo bg > /tmp/bg").stdout == ""
+    wait_for(lambda: skiff("exec", n, "cat", "/tmp/bg", check=False).stdout == "bg\n", what="exec -d")
+    inner = "stty rows 33 cols 97; %s -H %s exec -it %s sh -c 'stty size; exit 4'" % (SKIFF, daemon.host, n)
+    r = subprocess.run(["script", "-qec", inner, "/dev/null"], capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.stdout.replace(b"^@", b"") == b"33 97\r\n" and r.returncode == 4, r
+    skiff("stop", "-t", "0", n)
+    r = skiff("exec", n, "true", check=False)
+    assert r.returncode == 1 and r.stderr.startswith("skiff: ")
