@@ -136,7 +136,8 @@ static void h_delete(struct skiff_http_req *req)
 		return;
 	if (skiff_http_query_bool(req, "link", false))
 		return skiff_http_reply_error(req, 400, "links are not supported");
-	if (skiff_container_remove(req->daemon, c, skiff_http_query_bool(req, "force", false), &err) < 0)
+	if (skiff_container_remove_ex(req->daemon, c, skiff_http_query_bool(req, "force", false),
+				      skiff_http_query_bool(req, "v", false), &err) < 0)
 		return reply_err(req, &err);
 	skiff_http_reply_empty(req, 204);
 }

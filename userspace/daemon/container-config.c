@@ -14,6 +14,7 @@
 #include "../lib/fs.h"
 #include "../lib/json.h"
 #include "names.h"
+#include "volume.h"
 
 /* ---- statuses ---------------------------------------------------------- */
 
@@ -446,24 +447,67 @@ static json_t *mount_entry(const char *type, const char *src, const char *dst, c
 			 mode, "RW", rw, "Propagation", prop);
 }
 
+/* A volume mount as inspect shows it (Type, Name, Source, Destination,
+ * Driver, Mode, RW, Propagation, in Docker's order); Name "" is an
+ * anonymous volume and Source is filled when the volume is resolved. The
+ * private keys (NoCopy, DriverOpts, VolumeLabels) only serve create. */
+static json_t *volume_entry(const char *name, const char *dst, const char *mode, bool rw, bool nocopy,
+			    const json_t *driver_opts, const json_t *labels)
+{
+	json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "volume", "Name", name, "Source",
+			      "", "Destination", dst, "Driver", "local", "Mode", mode, "RW", rw, "Propagation", "");
+	if (e && nocopy)
+		json_object_set_new(e, "NoCopy", json_true());
+	if (e && json_is_object(driver_opts) && json_object_size(driver_opts))
+		json_object_set_new(e, "DriverOpts", json_deep_copy(driver_opts));
+	if (e && json_is_object(labels) && json_object_size(labels))
+		json_object_set_new(e, "VolumeLabels", json_deep_copy(labels));
+	return e;
+}
+
+static int volume_name_check(const char *name, struct skiff_error *err)
+{
+	if (skiff_volume_name_valid(name))
+		return 0;
+	return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+			       "create %s: \"%s\" includes invalid characters for a local volume name, only "
+			       "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, "
+			       "use absolute path",
+			       name, name);
+}
+
+/* "/a/b/" -> "/a/b": Docker compares destinations cleaned */
+static void clean_dest(char *p)
+{
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+}
+
 static int parse_bind(const char *spec, bool create_missing, json_t *out, struct skiff_error *err)
 {
 	_cleanup_free_ char *s = strdup(spec);
 	char *src, *dst, *mode = NULL;
-	bool rw = true;
+	bool rw = true, nocopy = false;
 
 	if (!s)
 		return -ENOMEM;
 	src = s;
 	dst = strchr(s, ':');
-	if (!dst || !dst[1])
+	if (!dst) {
+		/* a lone path: an anonymous volume there (Docker's one-part spec) */
+		if (src[0] != '/' || !strcmp(src, "/"))
+			return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid volume specification: '%s'", spec);
+		clean_dest(src);
+		json_array_append_new(out, volume_entry("", src, "", true, false, NULL, NULL));
+		return 0;
+	}
+	if (!dst[1] || dst == src)
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid volume specification: '%s'", spec);
 	*dst++ = '\0';
 	mode = strchr(dst, ':');
 	if (mode)
 		*mode++ = '\0';
-	if (src[0] != '/')
-		return skiff_error_set(err, SKIFF_ENOTIMPL, ENOSYS, "volumes are not implemented yet");
 	if (dst[0] != '/')
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
 				       "invalid volume specification: '%s': invalid mount config: invalid mount path: "
@@ -471,16 +515,27 @@ static int parse_bind(const char *spec, bool create_missing, json_t *out, struct
 				       spec, dst);
 	if (!strcmp(dst, "/"))
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid volume specification: '%s'", spec);
+	clean_dest(dst);
 	if (mode) {
 		_cleanup_free_ char *m = strdup(mode);
 		char *save = NULL;
+		if (!m)
+			return -ENOMEM;
 		for (char *t = strtok_r(m, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 			if (!bind_opt_ok(t))
-				return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
-						       "invalid mode: %s", mode);
+				return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid mode: %s", mode);
 			if (!strcmp(t, "ro"))
 				rw = false;
+			if (!strcmp(t, "nocopy"))
+				nocopy = true;
 		}
+	}
+	if (src[0] != '/') {
+		int r = volume_name_check(src, err);
+		if (r < 0)
+			return r;
+		json_array_append_new(out, volume_entry(src, dst, mode ? mode : "z", rw, nocopy, NULL, NULL));
+		return 0;
 	}
 	if (create_missing) {
 		struct stat st;
@@ -495,22 +550,72 @@ static int parse_bind(const char *spec, bool create_missing, json_t *out, struct
 	return 0;
 }
 
+static bool propagation_ok(const char *p)
+{
+	static const char *const props[] = { "", "private", "rprivate", "shared", "rshared", "slave", "rslave" };
+	for (size_t i = 0; i < ARRAY_SIZE(props); i++)
+		if (!strcmp(props[i], p))
+			return true;
+	return false;
+}
+
+/* TmpfsOptions -> mount data as Docker writes it: size with the largest
+ * unit that divides it, mode in octal. */
+static json_t *tmpfs_data(const json_t *topt)
+{
+	int64_t size = skiff_json_int(topt, "SizeBytes", 0), mode = skiff_json_int(topt, "Mode", 0);
+	char buf[128] = "";
+	size_t o = 0;
+
+	if (size > 0) {
+		static const struct {
+			const char *suffix;
+			int64_t unit;
+		} units[] = { { "g", 1LL << 30 }, { "m", 1LL << 20 }, { "k", 1LL << 10 } };
+		const char *sfx = "";
+		int64_t v = size;
+		for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+			if (size % units[i].unit == 0) {
+				sfx = units[i].suffix;
+				v = size / units[i].unit;
+				break;
+			}
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "size=%lld%s", (long long)v, sfx);
+	}
+	if (mode > 0)
+		snprintf(buf + o, sizeof(buf) - o, "%smode=%llo", o ? "," : "", (unsigned long long)mode);
+	return buf[0] ? json_string(buf) : NULL;
+}
+
 static int parse_mount(const json_t *m, bool create_missing, json_t *out, struct skiff_error *err)
 {
 	const char *type = skiff_json_str(m, "Type", "");
 	const char *src = skiff_json_str(m, "Source", "");
-	const char *dst = skiff_json_str(m, "Target", "");
+	const char *dst0 = skiff_json_str(m, "Target", "");
 	bool ro = skiff_json_bool(m, "ReadOnly", false);
+	_cleanup_free_ char *dst = NULL;
 	struct stat st;
 
 	if (!json_is_object(m))
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid mount config: expected an object");
-	if (!*dst)
+	if (!*dst0)
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid mount config for type \"%s\": field Target must not be empty", type);
-	if (dst[0] != '/')
+	if (dst0[0] != '/')
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
 				       "invalid mount config for type \"%s\": invalid mount path: '%s' mount path must be absolute",
-				       type, dst);
+				       type, dst0);
+	if (!(dst = strdup(dst0)))
+		return -ENOMEM;
+	clean_dest(dst);
+	if (strcmp(type, "bind") && json_is_object(json_object_get(m, "BindOptions")))
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+				       "invalid mount config for type \"%s\": BindOptions must not be specified", type);
+	if (strcmp(type, "volume") && json_is_object(json_object_get(m, "VolumeOptions")))
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+				       "invalid mount config for type \"%s\": VolumeOptions must not be specified", type);
+	if (strcmp(type, "tmpfs") && json_is_object(json_object_get(m, "TmpfsOptions")))
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+				       "invalid mount config for type \"%s\": TmpfsOptions must not be specified", type);
 	if (!strcmp(type, "bind")) {
 		if (!*src)
 			return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
@@ -523,7 +628,10 @@ static int parse_mount(const json_t *m, bool create_missing, json_t *out, struct
 			return skiff_error_set(err, SKIFF_EINVAL, ENOENT,
 					       "invalid mount config for type \"bind\": bind source path does not exist: %s",
 					       src);
-		const char *prop = skiff_json_str(json_object_get(m, "BindOptions"), "Propagation", "rprivate");
+		const char *prop = skiff_json_str(json_object_get(m, "BindOptions"), "Propagation", "");
+		if (!propagation_ok(prop))
+			return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+					       "invalid mount config for type \"bind\": invalid propagation mode: %s", prop);
 		json_array_append_new(out, mount_entry("bind", src, dst, "", !ro, *prop ? prop : "rprivate"));
 		return 0;
 	}
@@ -531,17 +639,42 @@ static int parse_mount(const json_t *m, bool create_missing, json_t *out, struct
 		if (*src)
 			return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
 					       "invalid mount config for type \"tmpfs\": field Source must not be specified");
+		const json_t *topt = json_object_get(m, "TmpfsOptions");
+		if (skiff_json_int(topt, "SizeBytes", 0) < 0)
+			return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+					       "invalid mount config for type \"tmpfs\": invalid tmpfs size");
 		json_t *e = mount_entry("tmpfs", "", dst, "", !ro, "");
-		json_t *topt = json_object_get(m, "TmpfsOptions");
-		int64_t size = skiff_json_int(topt, "SizeBytes", 0);
-		if (size > 0)
-			json_object_set_new(e, "Options", json_sprintf("size=%lld", (long long)size));
+		json_t *data = tmpfs_data(topt);
+		if (data)
+			json_object_set_new(e, "Options", data);
 		json_array_append_new(out, e);
 		return 0;
 	}
-	if (!strcmp(type, "volume") || !strcmp(type, "npipe") || !strcmp(type, "cluster") || !strcmp(type, "image"))
-		return skiff_error_set(err, SKIFF_ENOTIMPL, ENOSYS, "volumes are not implemented yet");
+	if (!strcmp(type, "volume")) {
+		const json_t *vo = json_object_get(m, "VolumeOptions");
+		const json_t *dc = json_object_get(vo, "DriverConfig");
+		const char *driver = skiff_json_str(dc, "Name", "");
+		int r;
+		if (*src && (r = volume_name_check(src, err)) < 0)
+			return r;
+		if (*driver && strcmp(driver, "local"))
+			return skiff_error_set(err, SKIFF_ENOTFOUND, ENOENT,
+					       "error looking up volume plugin %s: plugin \"%s\" not found", driver, driver);
+		json_array_append_new(out, volume_entry(src, dst, "z", !ro, skiff_json_bool(vo, "NoCopy", false),
+							json_object_get(dc, "Options"), json_object_get(vo, "Labels")));
+		return 0;
+	}
+	if (!strcmp(type, "npipe") || !strcmp(type, "cluster") || !strcmp(type, "image"))
+		return skiff_error_set(err, SKIFF_ENOTIMPL, ENOSYS, "mounts of type \"%s\" are not supported", type);
 	return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid mount config: mount type unknown: \"%s\"", type);
+}
+
+static int find_dest(const json_t *mounts, const char *dst)
+{
+	json_t *e;
+	size_t i;
+	json_array_foreach(mounts, i, e) if (!strcmp(skiff_json_str(e, "Destination", ""), dst)) return (int)i;
+	return -1;
 }
 
 int skiff_ctr_mounts(const json_t *hc, bool create_missing, json_t **out, struct skiff_error *err)
@@ -566,9 +699,15 @@ int skiff_ctr_mounts(const json_t *hc, bool create_missing, json_t **out, struct
 	}
 	json_object_foreach(tmpfs, k, e)
 	{
-		if (k[0] != '/')
+		if (k[0] != '/' || !strcmp(k, "/"))
 			return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid tmpfs mount path: '%s'", k);
-		json_t *ent = mount_entry("tmpfs", "", k, "", true, "");
+		_cleanup_free_ char *dst = strdup(k);
+		if (!dst)
+			return -ENOMEM;
+		clean_dest(dst);
+		/* Docker lists --tmpfs mounts in HostConfig only, not in .Mounts */
+		json_t *ent = mount_entry("tmpfs", "", dst, "", true, "");
+		json_object_set_new(ent, "Hidden", json_true());
 		if (json_string_length(e))
 			json_object_set(ent, "Options", e);
 		json_array_append_new(m, ent);
@@ -576,14 +715,75 @@ int skiff_ctr_mounts(const json_t *hc, bool create_missing, json_t **out, struct
 	/* no two mounts on one destination (Docker: "Duplicate mount point") */
 	json_array_foreach(m, i, e)
 	{
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(skiff_json_str(e, "Destination", ""),
-				    skiff_json_str(json_array_get(m, j), "Destination", "")))
-				return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "Duplicate mount point: %s",
-						       skiff_json_str(e, "Destination", ""));
+		int j = find_dest(m, skiff_json_str(e, "Destination", ""));
+		if (j >= 0 && (size_t)j < i)
+			return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "Duplicate mount point: %s",
+					       skiff_json_str(e, "Destination", ""));
 	}
 	*out = TAKE_PTR(m);
 	return 0;
+}
+
+int skiff_ctr_config_volumes(const json_t *config, json_t *mounts, struct skiff_error *err)
+{
+	const json_t *vols = json_object_get(config, "Volumes");
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)vols, k, v)
+	{
+		_cleanup_free_ char *dst = strdup(k);
+		if (!dst)
+			return -ENOMEM;
+		if (dst[0] != '/' || !strcmp(dst, "/"))
+			return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+					       "invalid volume specification: '%s': invalid mount config for type "
+					       "\"volume\": invalid mount path: '%s' mount path must be absolute",
+					       k, k);
+		clean_dest(dst);
+		if (find_dest(mounts, dst) >= 0)
+			continue; /* a bind, volume or tmpfs is there already */
+		json_array_append_new(mounts, volume_entry("", dst, "", true, false, NULL, NULL));
+	}
+	return 0;
+}
+
+int skiff_ctr_volumes_from_parse(const char *spec, char **name, int *rw, struct skiff_error *err)
+{
+	const char *colon = strchr(spec, ':');
+
+	*rw = -1;
+	if (!*spec || colon == spec)
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid volumes-from: '%s'", spec);
+	if (colon) {
+		if (!strcmp(colon + 1, "ro"))
+			*rw = 0;
+		else if (!strcmp(colon + 1, "rw"))
+			*rw = 1;
+		else
+			return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid mode: %s", colon + 1);
+	}
+	*name = colon ? strndup(spec, (size_t)(colon - spec)) : strdup(spec);
+	return *name ? 0 : -ENOMEM;
+}
+
+json_t *skiff_ctr_mounts_public(const json_t *mounts)
+{
+	static const char *const private_keys[] = { "Options", "NoCopy", "DriverOpts", "VolumeLabels", "Hidden" };
+	json_t *out = json_array(), *e;
+	size_t i;
+
+	json_array_foreach(mounts, i, e)
+	{
+		if (skiff_json_bool(e, "Hidden", false))
+			continue;
+		json_t *c = json_copy(e);
+		for (size_t j = 0; c && j < ARRAY_SIZE(private_keys); j++)
+			json_object_del(c, private_keys[j]);
+		if (c)
+			json_array_append_new(out, c);
+	}
+	return out;
 }
 
 /* ---- value validation -------------------------------------------------- */
@@ -739,8 +939,19 @@ int skiff_ctr_config_validate(json_t *body, int ncpu, json_t *warnings, struct s
 	{
 		_cleanup_json_ json_t *m = NULL;
 		r = skiff_ctr_mounts(hc, false, &m, err);
+		if (r == 0)
+			r = skiff_ctr_config_volumes(body, m, err);
 		if (r < 0)
 			return r;
+		json_t *e;
+		size_t i;
+		json_array_foreach(json_object_get(hc, "VolumesFrom"), i, e)
+		{
+			_cleanup_free_ char *name = NULL;
+			int rw;
+			if ((r = skiff_ctr_volumes_from_parse(json_string_value(e), &name, &rw, err)) < 0)
+				return r;
+		}
 	}
 	if (skiff_ctr_netmode(hc, &target) == SKIFF_NET_OTHER)
 		return skiff_error_set(err, SKIFF_ENOTFOUND, ENOENT, "network %s not found", target);
@@ -1100,9 +1311,34 @@ json_t *skiff_ctr_build_spec(const struct skiff_ctr *c, char *const *lower, cons
 				      !strcmp(skiff_json_str(hc, "CgroupnsMode", ""), "host") ? "host" : "new"));
 
 	mounts = json_array();
-	json_array_foreach(c->mounts, i, e)
+	/* parents before children (/a before /a/b), as Docker sorts them;
+	 * stable for equal depths */
+	size_t nm = json_array_size(c->mounts), *order = calloc(nm + 1, sizeof(*order)), *depth = calloc(nm + 1, sizeof(*depth));
+	if (!order || !depth) {
+		free(order);
+		free(depth);
+		json_decref(mounts);
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory"), NULL;
+	}
+	for (i = 0; i < nm; i++) {
+		const char *dst = skiff_json_str(json_array_get(c->mounts, i), "Destination", "");
+		order[i] = i;
+		for (const char *p = dst; *p; p++)
+			depth[i] += *p == '/' && p[1];
+	}
+	for (i = 1; i < nm; i++)
+		for (size_t j = i; j > 0 && depth[order[j - 1]] > depth[order[j]]; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (size_t k = 0; k < nm; k++)
 	{
+		e = json_array_get(c->mounts, order[k]);
 		const char *type = skiff_json_str(e, "Type", "bind");
+		/* a volume is a bind of its host directory */
+		if (!strcmp(type, "volume"))
+			type = "bind";
 		json_t *m = json_pack("{s:s, s:s, s:s, s:b}", "source", skiff_json_str(e, "Source", ""), "target",
 				      skiff_json_str(e, "Destination", ""), "type", type, "readonly",
 				      !skiff_json_bool(e, "RW", true));
@@ -1112,6 +1348,8 @@ json_t *skiff_ctr_build_spec(const struct skiff_ctr *c, char *const *lower, cons
 			json_object_set_new(m, "propagation", json_string(skiff_json_str(e, "Propagation", "rprivate")));
 		json_array_append_new(mounts, m);
 	}
+	free(order);
+	free(depth);
 	json_object_set_new(spec, "mounts", mounts);
 	json_object_set_new(spec, "etc_files", json_pack("{s:s, s:s, s:s}", "hostname", p_hostname, "hosts", p_hosts,
 							 "resolv.conf", p_resolv));

@@ -74,9 +74,20 @@ json_t *skiff_ctr_config_merge(const json_t *req_config, const json_t *image_con
 int skiff_ctr_path_args(const json_t *config, char **path, json_t **args, struct skiff_error *err);
 /* "Path args..." joined for docker ps. */
 char *skiff_ctr_command_string(const char *path, const json_t *args);
-/* Binds, Mounts and Tmpfs -> inspect Mounts [{Type, Source, Destination, Mode, RW, Propagation}].
- * Named volumes -> 501. With create_missing, missing bind sources of Binds are made as dirs. */
+/* Binds, Mounts and Tmpfs -> the container's mount list [{Type, Source,
+ * Destination, Mode, RW, Propagation}] (+ Name, Driver for volumes, whose
+ * Name is "" for an anonymous one and whose Source the manager fills when
+ * it resolves them). Private keys: Options (tmpfs data), NoCopy,
+ * DriverOpts, VolumeLabels, Hidden (--tmpfs: not shown in .Mounts). With
+ * create_missing, missing bind sources of Binds are made as dirs. 400 on
+ * a bad spec, a bad volume name or a destination used twice. */
 int skiff_ctr_mounts(const json_t *hc, bool create_missing, json_t **out, struct skiff_error *err);
+/* Appends an anonymous volume for each Config.Volumes path no mount covers. */
+int skiff_ctr_config_volumes(const json_t *config, json_t *mounts, struct skiff_error *err);
+/* "ctr[:ro|rw]" -> *name (malloc'd), *rw: -1 keep the source's, 0, 1. */
+int skiff_ctr_volumes_from_parse(const char *spec, char **name, int *rw, struct skiff_error *err);
+/* The mount list as inspect and ps show it (private keys and --tmpfs dropped). */
+json_t *skiff_ctr_mounts_public(const json_t *mounts);
 /* The effective capability list (default 14 + CapAdd - CapDrop, all if privileged). */
 json_t *skiff_ctr_caps(const json_t *hc);
 /* Network mode classes; for "container:X" *target gets X. */

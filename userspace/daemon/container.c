@@ -25,6 +25,7 @@
 #include "../runtime/monitor-client.h"
 #include "../runtime/start-trace.h"
 #include "container-config.h"
+#include "container-volumes.h"
 #include "events.h"
 #include "filters.h"
 #include "names.h"
@@ -45,6 +46,7 @@ struct skiff_ctr_rt {
 	struct skiff_restart_state rs;
 	int attaches;
 	bool remove_pending;         /* AutoRemove once attaches ended */
+	bool remove_volumes;         /* rm -v: its anonymous volumes go too */
 	char *ps_cache;              /* ps fields that change only on rename */
 };
 
@@ -587,6 +589,9 @@ int skiff_container_create(struct skiff_daemon *d, const char *name, json_t *bod
 	r = skiff_ctr_mounts(c->host_config, true, &c->mounts, err);
 	if (r < 0)
 		goto fail_dir;
+	r = skiff_ctr_volumes_setup(d, c, err);
+	if (r < 0)
+		goto fail_dir;
 	/* no state.json yet: a container without one loads as created (the
 	 * defaults), so the first state write is the first start's */
 	r = save_config(c);
@@ -606,6 +611,7 @@ int skiff_container_create(struct skiff_daemon *d, const char *name, json_t *bod
 	return 0;
 
 fail_dir:
+	skiff_ctr_volumes_release(d, c, true);
 	skiff_rm_rf(c->dir);
 	goto fail;
 oom:
@@ -672,9 +678,14 @@ static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_er
 	if (r < 0)
 		return r;
 	START_TRACE(c->id, "start:etc");
+	r = skiff_ctr_volumes_mount(d, c, err);
+	if (r < 0)
+		return r;
 	spec = skiff_ctr_build_spec(c, lower, netns, err);
-	if (!spec)
+	if (!spec) {
+		skiff_ctr_volumes_unmount(d, c);
 		return -ENOMEM;
+	}
 	START_TRACE(c->id, "start:spec");
 	{
 		_cleanup_free_ char *log = skiff_container_log_path(c);
@@ -716,6 +727,7 @@ static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_er
 			c->exit_code = 128;
 		}
 		set_error(c, err->msg);
+		skiff_ctr_volumes_unmount(d, c);
 		if (c->has_been_started)
 			c->status = SKIFF_CTR_EXITED;
 		save_state(c);
@@ -943,6 +955,8 @@ static void do_remove(struct skiff_daemon *d, struct skiff_ctr *c)
 	if (d->monitor && skiff_monitor_forget(d->monitor, c->id, &err) < 0)
 		log_debug("container %.12s: forget: %s", c->id, err.msg);
 	START_TRACE(c->id, "remove:forget");
+	skiff_ctr_volumes_release(d, c,
+				  c->rt->remove_volumes || skiff_json_bool(c->host_config, "AutoRemove", false));
 	discard_dir(d->containers, c);
 	START_TRACE(c->id, "remove:rmrf");
 	table_del(d->containers, c);
@@ -954,9 +968,16 @@ static void do_remove(struct skiff_daemon *d, struct skiff_ctr *c)
 
 int skiff_container_remove(struct skiff_daemon *d, struct skiff_ctr *c, bool force, struct skiff_error *err)
 {
+	return skiff_container_remove_ex(d, c, force, false, err);
+}
+
+int skiff_container_remove_ex(struct skiff_daemon *d, struct skiff_ctr *c, bool force, bool volumes,
+			      struct skiff_error *err)
+{
 	if (c->status == SKIFF_CTR_REMOVING)
 		return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY, "removal of container %s is already in progress",
 				       c->name + 1);
+	c->rt->remove_volumes = volumes;
 	if (skiff_ctr_is_running(c)) {
 		if (!force)
 			return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY,
@@ -1097,6 +1118,7 @@ static void handle_exit(struct skiff_daemon *d, struct skiff_ctr *c, int code, b
 		c->finished_at = skiff_now();
 	ran = (double)(c->finished_at.tv_sec - c->started_at.tv_sec);
 	c->status = SKIFF_CTR_EXITED;
+	skiff_ctr_volumes_unmount(d, c);
 	/* state.json is written below, once what follows the exit is known:
 	 * one write per transition, none for a container about to go */
 	if (oom)
@@ -1227,11 +1249,11 @@ static json_t *ps_entry(struct skiff_daemon *d, const struct skiff_ctr *c, const
 	json_t *o;
 
 	skiff_ctr_status_string(c, now, status, sizeof(status));
-	o = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, s:{s:o}, s:O}", "Id", c->id,
+	o = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, s:{s:o}, s:o}", "Id", c->id,
 		      "Names", c->name, "Image", c->image, "ImageID", c->image_id, "Command", c->command, "Created",
 		      (json_int_t)c->created.tv_sec, "Ports", "Labels", json_is_object(labels) ? labels : json_null(),
 		      "State", skiff_ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
-		      net_name(c), "NetworkSettings", "Networks", networks_json(c), "Mounts", c->mounts);
+		      net_name(c), "NetworkSettings", "Networks", networks_json(c), "Mounts", skiff_ctr_mounts_public(c->mounts));
 	if (o && size)
 		add_sizes(d, c, o);
 	return o;
@@ -1353,7 +1375,7 @@ json_t *skiff_container_list_json(struct skiff_daemon *d, bool all, int limit, b
 
 static json_t *inspect_mounts(const struct skiff_ctr *c)
 {
-	return json_deep_copy(c->mounts);
+	return skiff_ctr_mounts_public(c->mounts);
 }
 
 json_t *skiff_container_inspect_json(struct skiff_daemon *d, struct skiff_ctr *c, bool size)
@@ -1654,6 +1676,7 @@ int skiff_containers_init(struct skiff_daemon *d, struct skiff_error *err)
 	if (r < 0)
 		return skiff_error_wrap(err, "listing running containers");
 	reconcile(d, running);
+	skiff_ctr_volumes_reconcile(d);
 	return 0;
 }
 

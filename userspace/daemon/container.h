@@ -57,6 +57,10 @@ int skiff_container_stop(struct skiff_daemon *d, struct skiff_ctr *c, const char
 int skiff_container_restart(struct skiff_daemon *d, struct skiff_ctr *c, const char *signal, int timeout,
 			    skiff_ctr_done_fn cb, void *data, void **handle, struct skiff_error *err);
 int skiff_container_remove(struct skiff_daemon *d, struct skiff_ctr *c, bool force, struct skiff_error *err);
+/* The same; volumes (DELETE ?v=1) also removes the container's anonymous
+ * volumes that no other container uses. */
+int skiff_container_remove_ex(struct skiff_daemon *d, struct skiff_ctr *c, bool force, bool volumes,
+			      struct skiff_error *err);
 int skiff_container_rename(struct skiff_daemon *d, struct skiff_ctr *c, const char *name, struct skiff_error *err);
 int skiff_container_pause(struct skiff_daemon *d, struct skiff_ctr *c, bool pause, struct skiff_error *err);
 /* GET /containers/json */

@@ -53,6 +53,68 @@ static char *dupstr(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+static const struct {
+	const char *name;
+	unsigned long flag;
+} propagations[] = {
+	{ "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC }, { "shared", MS_SHARED },
+	{ "rshared", MS_SHARED | MS_REC }, { "slave", MS_SLAVE }, { "rslave", MS_SLAVE | MS_REC },
+};
+
+static unsigned long propagation_flag(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(propagations); i++)
+		if (!strcmp(propagations[i].name, name))
+			return propagations[i].flag;
+	return 0;
+}
+
+/* Words of a tmpfs option string that are mount flags rather than tmpfs
+ * data (Docker's --tmpfs accepts both: "rw,exec,size=64m"). */
+static const struct {
+	const char *name;
+	unsigned long set, clear;
+} tmpfs_flags[] = {
+	{ "ro", MS_RDONLY, 0 },	     { "rw", 0, MS_RDONLY },	 { "exec", 0, MS_NOEXEC },
+	{ "noexec", MS_NOEXEC, 0 },  { "suid", 0, MS_NOSUID },	 { "nosuid", MS_NOSUID, 0 },
+	{ "dev", 0, MS_NODEV },	     { "nodev", MS_NODEV, 0 },	 { "sync", MS_SYNCHRONOUS, 0 },
+	{ "async", 0, MS_SYNCHRONOUS }, { "atime", 0, MS_NOATIME }, { "noatime", MS_NOATIME, 0 },
+	{ "diratime", 0, MS_NODIRATIME }, { "nodiratime", MS_NODIRATIME, 0 }, { "relatime", MS_RELATIME, 0 },
+	{ "strictatime", MS_STRICTATIME, 0 }, { "tmpcopyup", 0, 0 }, { "notmpcopyup", 0, 0 },
+};
+
+/* Splits opts into flags (applied to *flags) and the data left for tmpfs
+ * (malloc'd into *data, NULL when none). */
+static int tmpfs_split(const char *opts, unsigned long *flags, char **data)
+{
+	_cleanup_free_ char *copy = strdup(opts ? opts : "");
+	char *out = calloc(1, strlen(opts ? opts : "") + 1), *save = NULL;
+
+	if (!copy || !out) {
+		free(out);
+		return -ENOMEM;
+	}
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		bool flag = false;
+		for (size_t i = 0; i < ARRAY_SIZE(tmpfs_flags); i++)
+			if (!strcmp(tmpfs_flags[i].name, t)) {
+				*flags = (*flags & ~tmpfs_flags[i].clear) | tmpfs_flags[i].set;
+				flag = true;
+			}
+		if (flag)
+			continue;
+		if (*out)
+			strcat(out, ",");
+		strcat(out, t);
+	}
+	if (!*out) {
+		free(out);
+		out = NULL;
+	}
+	*data = out;
+	return 0;
+}
+
 int skiff_rootfs_from_spec(const json_t *spec, struct skiff_rootfs *out, struct skiff_error *err)
 {
 	const json_t *rfs = json_object_get(spec, "rootfs");
@@ -85,6 +147,10 @@ int skiff_rootfs_from_spec(const json_t *spec, struct skiff_rootfs *out, struct 
 			mm->target = dupstr(skiff_json_str(m, "target", NULL));
 			mm->options = dupstr(skiff_json_str(m, "options", NULL));
 			mm->readonly = skiff_json_bool(m, "readonly", false);
+			mm->propagation = dupstr(skiff_json_str(m, "propagation", NULL));
+			if (mm->propagation && *mm->propagation && !propagation_flag(mm->propagation))
+				return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+						       "invalid mount config: propagation \"%s\"", mm->propagation);
 			if (!mm->target || mm->target[0] != '/')
 				return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
 						       "invalid mount config: mount path must be absolute");
@@ -114,6 +180,7 @@ void skiff_rootfs_free(struct skiff_rootfs *r)
 		free(r->mounts[i].target);
 		free(r->mounts[i].type);
 		free(r->mounts[i].options);
+		free(r->mounts[i].propagation);
 	}
 	free(r->mounts);
 	free(r->etc_hostname);
@@ -374,9 +441,12 @@ static int setup_user_mounts(int rootfd, const struct skiff_rootfs *r, struct sk
 		const struct skiff_rootfs_mount *m = &r->mounts[i];
 		int rc;
 		if (!strcmp(m->type, "tmpfs")) {
-			rc = mount_at(rootfd, "tmpfs", m->target, "tmpfs",
-				      MS_NOSUID | MS_NODEV | MS_NOEXEC | (m->readonly ? MS_RDONLY : 0), m->options, false,
-				      err);
+			/* Docker's defaults, which the options may relax ("exec") */
+			unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC | (m->readonly ? MS_RDONLY : 0);
+			_cleanup_free_ char *data = NULL;
+			if (tmpfs_split(m->options, &fl, &data) < 0)
+				return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+			rc = mount_at(rootfd, "tmpfs", m->target, "tmpfs", fl, data, false, err);
 		} else {
 			struct stat st;
 			if (stat(m->source, &st) < 0)
@@ -384,13 +454,26 @@ static int setup_user_mounts(int rootfd, const struct skiff_rootfs *r, struct sk
 						       m->source);
 			rc = mount_at(rootfd, m->source, m->target, NULL, MS_BIND | MS_REC, NULL, !S_ISDIR(st.st_mode),
 				      err);
-			if (rc == 0 && m->readonly) {
+			unsigned long prop = m->propagation && *m->propagation ? propagation_flag(m->propagation) : 0;
+			if (rc == 0 && (m->readonly || (prop && prop != (MS_PRIVATE | MS_REC)))) {
+				/* the fd from before the mount names the covered dir: reopen */
 				_cleanup_close_ int fd = openat_in_root(rootfd, m->target, O_PATH);
 				char p[64];
 				snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-				if (fd < 0 || remount_ro(p, 0) < 0)
-					return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "making %s read-only",
+				if (fd < 0)
+					return skiff_error_sys(err, SKIFF_EINTERNAL, -fd, "opening %s", m->target);
+				if (prop && prop != (MS_PRIVATE | MS_REC) && mount(NULL, p, NULL, prop, NULL) < 0)
+					return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "setting propagation of %s",
 							       m->target);
+				if (m->readonly) {
+					/* recursively, like Docker >= 25 where the kernel can */
+					struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+					if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+						    sizeof(attr)) < 0 &&
+					    remount_ro(p, 0) < 0)
+						return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "making %s read-only",
+								       m->target);
+				}
 			}
 		}
 		if (rc < 0)

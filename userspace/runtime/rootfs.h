@@ -15,6 +15,7 @@
 
 struct skiff_rootfs_mount {
 	char *source, *target, *type, *options; /* type "bind" or "tmpfs" */
+	char *propagation; /* bind: "rprivate" (default), "shared", "rslave", ... */
 	bool readonly;
 };
 
