@@ -39,7 +39,24 @@ static const struct {
 	  "decoding seccomp profile failed" },
 	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"SecurityOpt\":[\"seccomp=/nonexistent/profile.json\"]}}", 400,
 	  "opening seccomp profile" },
-	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"myvol:/data\"]}}", 501, "volumes are not implemented yet" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"my/vol:/data\"]}}", 400,
+	  "create my/vol: \"my/vol\" includes invalid characters for a local volume name" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"..:/data\"]}}", 400, "create ..: " },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"v:/data\"]}}", 400, "create v: " },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"vv:/data:bogus\"]}}", 400, "invalid mode: bogus" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"vv:/data\",\"/tmp:/data/\"]}}", 400,
+	  "Duplicate mount point: /data" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Tmpfs\":{\"/t\":\"\"},\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/t\"}]}}",
+	  400, "Duplicate mount point: /t" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"VolumesFrom\":[\"web:rx\"]}}", 400, "invalid mode: rx" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"VolumesFrom\":[\":ro\"]}}", 400, "invalid volumes-from" },
+	{ "{\"Image\":\"busybox\",\"Volumes\":{\"rel\":{}}}", 400, "invalid volume specification: 'rel'" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Target\":\"/x\",\"VolumeOptions\":{\"DriverConfig\":{\"Name\":\"nfs\"}}}]}}",
+	  404, "error looking up volume plugin nfs" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/tmp\",\"Target\":\"/x\",\"BindOptions\":{\"Propagation\":\"sideways\"}}]}}",
+	  400, "invalid mount config for type \"bind\": invalid propagation mode: sideways" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/x\",\"VolumeOptions\":{}}]}}",
+	  400, "invalid mount config for type \"tmpfs\": VolumeOptions must not be specified" },
 	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Binds\":[\"/tmp:data\"]}}", 400, "invalid volume specification" },
 	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"mynet\"}}", 404, "network mynet not found" },
 	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Ulimits\":[{\"Name\":\"bogus\",\"Soft\":1,\"Hard\":1}]}}", 400,
@@ -53,8 +70,8 @@ static const struct {
 	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Memory\":1.5}}", 400, "json: cannot unmarshal number" },
 	{ "{\"Image\":\"busybox\",\"HostConfig\":\"x\"}", 400, "json: cannot unmarshal string" },
 	{ "{}", 400, "invalid reference format" },
-	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Target\":\"/x\"}]}}", 501,
-	  "volumes are not implemented yet" },
+	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"image\",\"Target\":\"/x\"}]}}", 501,
+	  "mounts of type \"image\" are not supported" },
 	{ "{\"Image\":\"busybox\",\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"rel\",\"Target\":\"/x\"}]}}",
 	  400, NULL },
 };
@@ -87,6 +104,10 @@ TEST(valid_bodies)
 		"\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":1024,\"Hard\":2048}]}}",
 		"{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"none\",\"SecurityOpt\":[\"seccomp={\\\"defaultAction\\\":\\\"SCMP_ACT_ALLOW\\\"}\"]}}",
 		"{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":\"container:web\"}}",
+		"{\"Image\":\"busybox\",\"Volumes\":{\"/data\":{}},\"HostConfig\":{\"Binds\":[\"myvol:/data\",\"/anon\","
+		"\"v2:/ro:ro,nocopy\"],\"VolumesFrom\":[\"web\",\"db:ro\"],\"Mounts\":[{\"Type\":\"volume\",\"Target\":\"/m\"},"
+		"{\"Type\":\"tmpfs\",\"Target\":\"/t\",\"TmpfsOptions\":{\"SizeBytes\":1048576,\"Mode\":448}}],"
+		"\"Tmpfs\":{\"/run\":\"size=64m,exec\"}}}",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct skiff_error err = { 0 };
@@ -258,6 +279,137 @@ TEST(spec_generation)
 	json_object_set_new(c.host_config, "Privileged", json_false());
 	s = skiff_ctr_build_spec(&c, lower, "new", &err);
 	EXPECT_EQ(NULL, json_object_get(s, "seccomp"));
+	json_decref(s);
+	skiff_ctr_free_fields(&c);
+}
+
+static json_t *mounts_of(const char *hc_json, struct skiff_error *err)
+{
+	json_t *hc = json_loads(hc_json, 0, NULL), *m = NULL;
+	if (skiff_ctr_mounts(hc, false, &m, err) < 0)
+		m = NULL;
+	json_decref(hc);
+	return m;
+}
+
+TEST(mount_parsing)
+{
+	struct skiff_error err = { 0 };
+	json_t *m = mounts_of("{\"Binds\":[\"named:/data\",\"/host:/h:ro,rslave\",\"/anon/\",\"v2:/x:nocopy\"],"
+			      "\"Mounts\":[{\"Type\":\"volume\",\"Source\":\"mv\",\"Target\":\"/mv\",\"ReadOnly\":true,"
+			      "\"VolumeOptions\":{\"NoCopy\":true,\"Labels\":{\"a\":\"b\"},\"DriverConfig\":{\"Options\":"
+			      "{\"type\":\"tmpfs\"}}}},{\"Type\":\"tmpfs\",\"Target\":\"/t\",\"TmpfsOptions\":"
+			      "{\"SizeBytes\":67108864,\"Mode\":1023}},{\"Type\":\"bind\",\"Source\":\"/s\",\"Target\":\"/b\","
+			      "\"BindOptions\":{\"Propagation\":\"rshared\"}}],\"Tmpfs\":{\"/run/\":\"size=1m\"}}",
+			      &err);
+	ASSERT_NE(NULL, m) TH_LOG("%s", err.msg);
+	ASSERT_EQ(8, json_array_size(m));
+	json_t *e = json_array_get(m, 0);
+	EXPECT_STREQ("volume", skiff_json_str(e, "Type", ""));
+	EXPECT_STREQ("named", skiff_json_str(e, "Name", ""));
+	EXPECT_STREQ("/data", skiff_json_str(e, "Destination", ""));
+	EXPECT_STREQ("z", skiff_json_str(e, "Mode", ""));
+	EXPECT_STREQ("local", skiff_json_str(e, "Driver", ""));
+	EXPECT_TRUE(skiff_json_bool(e, "RW", false));
+	e = json_array_get(m, 1);
+	EXPECT_STREQ("bind", skiff_json_str(e, "Type", ""));
+	EXPECT_STREQ("rslave", skiff_json_str(e, "Propagation", ""));
+	EXPECT_FALSE(skiff_json_bool(e, "RW", true));
+	e = json_array_get(m, 2); /* a lone path: anonymous volume, trailing slash cleaned */
+	EXPECT_STREQ("volume", skiff_json_str(e, "Type", ""));
+	EXPECT_STREQ("", skiff_json_str(e, "Name", "x"));
+	EXPECT_STREQ("/anon", skiff_json_str(e, "Destination", ""));
+	EXPECT_TRUE(skiff_json_bool(json_array_get(m, 3), "NoCopy", false));
+	e = json_array_get(m, 4);
+	EXPECT_STREQ("mv", skiff_json_str(e, "Name", ""));
+	EXPECT_FALSE(skiff_json_bool(e, "RW", true));
+	EXPECT_TRUE(skiff_json_bool(e, "NoCopy", false));
+	EXPECT_STREQ("b", skiff_json_str(json_object_get(e, "VolumeLabels"), "a", ""));
+	EXPECT_STREQ("tmpfs", skiff_json_str(json_object_get(e, "DriverOpts"), "type", ""));
+	e = json_array_get(m, 5);
+	EXPECT_STREQ("size=64m,mode=1777", skiff_json_str(e, "Options", ""));
+	EXPECT_STREQ("rshared", skiff_json_str(json_array_get(m, 6), "Propagation", ""));
+	e = json_array_get(m, 7);
+	EXPECT_STREQ("/run", skiff_json_str(e, "Destination", ""));
+	EXPECT_TRUE(skiff_json_bool(e, "Hidden", false));
+
+	/* the public view: no private keys, no --tmpfs entries */
+	json_t *pub = skiff_ctr_mounts_public(m);
+	EXPECT_EQ(7, json_array_size(pub));
+	char *s = json_dumps(pub, JSON_COMPACT);
+	EXPECT_EQ(NULL, strstr(s, "NoCopy"));
+	EXPECT_EQ(NULL, strstr(s, "Options"));
+	EXPECT_EQ(NULL, strstr(s, "VolumeLabels"));
+	EXPECT_EQ(NULL, strstr(s, "\"/run\""));
+	free(s);
+	s = json_dumps(json_array_get(pub, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
+	EXPECT_STREQ("{\"Type\":\"volume\",\"Name\":\"named\",\"Source\":\"\",\"Destination\":\"/data\","
+		     "\"Driver\":\"local\",\"Mode\":\"z\",\"RW\":true,\"Propagation\":\"\"}",
+		     s);
+	free(s);
+	json_decref(pub);
+
+	/* Config.Volumes: anonymous volumes where nothing else is mounted */
+	json_t *cfg = json_loads("{\"Volumes\":{\"/data\":{},\"/run\":{},\"/new/\":{}}}", 0, NULL);
+	ASSERT_EQ(0, skiff_ctr_config_volumes(cfg, m, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(9, json_array_size(m));
+	EXPECT_STREQ("/new", skiff_json_str(json_array_get(m, 8), "Destination", ""));
+	EXPECT_STREQ("", skiff_json_str(json_array_get(m, 8), "Mode", "x"));
+	json_decref(cfg);
+	json_decref(m);
+
+	/* tmpfs sizes Docker's way: the largest unit that divides */
+	m = mounts_of("{\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/a\",\"TmpfsOptions\":{\"SizeBytes\":1536}},"
+		      "{\"Type\":\"tmpfs\",\"Target\":\"/b\",\"TmpfsOptions\":{\"SizeBytes\":1000}},"
+		      "{\"Type\":\"tmpfs\",\"Target\":\"/c\",\"TmpfsOptions\":{\"SizeBytes\":2147483648}}]}",
+		      &err);
+	ASSERT_NE(NULL, m) TH_LOG("%s", err.msg);
+	EXPECT_STREQ("size=1536", skiff_json_str(json_array_get(m, 0), "Options", ""));
+	EXPECT_STREQ("size=1000", skiff_json_str(json_array_get(m, 1), "Options", ""));
+	EXPECT_STREQ("size=2g", skiff_json_str(json_array_get(m, 2), "Options", ""));
+	json_decref(m);
+}
+
+TEST(volumes_from_parse)
+{
+	struct skiff_error err = { 0 };
+	char *name = NULL;
+	int rw = 5;
+	ASSERT_EQ(0, skiff_ctr_volumes_from_parse("web", &name, &rw, &err));
+	EXPECT_STREQ("web", name);
+	EXPECT_EQ(-1, rw);
+	free(name);
+	ASSERT_EQ(0, skiff_ctr_volumes_from_parse("db:ro", &name, &rw, &err));
+	EXPECT_STREQ("db", name);
+	EXPECT_EQ(0, rw);
+	free(name);
+	ASSERT_EQ(0, skiff_ctr_volumes_from_parse("db:rw", &name, &rw, &err));
+	EXPECT_EQ(1, rw);
+	free(name);
+	EXPECT_GT(0, skiff_ctr_volumes_from_parse("db:z", &name, &rw, &err));
+	EXPECT_EQ(400, err.status);
+}
+
+TEST(spec_mounts_volume_as_bind_parents_first)
+{
+	struct skiff_ctr c;
+	struct skiff_error err = { 0 };
+	char *lower[] = { "/l/top", NULL };
+	fill(&c, "{\"Image\":\"busybox\",\"Cmd\":[\"true\"],\"HostConfig\":{\"Binds\":[\"/h:/a/b/c\",\"vv:/a\"],"
+		 "\"Tmpfs\":{\"/a/b\":\"size=1m\"}}}");
+	/* what the manager fills in when it resolves the volume */
+	json_object_set_new(json_array_get(c.mounts, 1), "Source", json_string("/vols/v/_data"));
+	json_t *s = skiff_ctr_build_spec(&c, lower, "new", &err);
+	ASSERT_NE(NULL, s) TH_LOG("%s", err.msg);
+	json_t *ms = json_object_get(s, "mounts");
+	ASSERT_EQ(3, json_array_size(ms));
+	EXPECT_STREQ("/a", skiff_json_str(json_array_get(ms, 0), "target", ""));
+	EXPECT_STREQ("bind", skiff_json_str(json_array_get(ms, 0), "type", ""));
+	EXPECT_STREQ("/vols/v/_data", skiff_json_str(json_array_get(ms, 0), "source", ""));
+	EXPECT_STREQ("/a/b", skiff_json_str(json_array_get(ms, 1), "target", ""));
+	EXPECT_STREQ("tmpfs", skiff_json_str(json_array_get(ms, 1), "type", ""));
+	EXPECT_STREQ("size=1m", skiff_json_str(json_array_get(ms, 1), "options", ""));
+	EXPECT_STREQ("/a/b/c", skiff_json_str(json_array_get(ms, 2), "target", ""));
 	json_decref(s);
 	skiff_ctr_free_fields(&c);
 }

@@ -930,8 +930,10 @@ int skiff_ctr_config_validate(json_t *body, int ncpu, json_t *warnings, struct s
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid reference format");
 	if (skiff_json_int(body, "StopTimeout", 0) < -1)
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid stop timeout");
-	if (!json_is_object(hc))
-		return 0;
+	if (!json_is_object(hc)) {
+		_cleanup_json_ json_t *m = json_array();
+		return skiff_ctr_config_volumes(body, m, err);
+	}
 	if ((r = check_resources(hc, ncpu, err)) < 0 || (r = skiff_restart_policy_validate(hc, err)) < 0 ||
 	    (r = check_caps(hc, "CapAdd", err)) < 0 || (r = check_caps(hc, "CapDrop", err)) < 0 ||
 	    (r = check_secopts(hc, warnings, err)) < 0 || (r = check_ulimits(hc, err)) < 0)
