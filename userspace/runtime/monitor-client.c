@@ -33,6 +33,8 @@ struct skiff_monitor {
 	int req_fd, ev_fd;
 	struct event *ev;
 	struct skiff_attach *attaches;
+	void (*exec_fn)(const struct skiff_monitor_exec_exit *ex, void *data);
+	void *exec_data;
 };
 
 struct skiff_attach {
@@ -145,6 +147,11 @@ static void attach_on_read(evutil_socket_t fd, short what, void *arg)
 				a->ops.on_output(buf[0], buf + 1, (size_t)n - 1, a->ops.data);
 			break;
 		case SKIFF_MPROTO_END:
+			if (n >= 5 && a->ops.on_exit_code) {
+				int32_t code;
+				memcpy(&code, buf + 1, sizeof(code));
+				a->ops.on_exit_code(code, a->ops.data);
+			}
 			attach_end(a);
 			break;
 		default:
@@ -203,6 +210,16 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 		if (r < 0) {
 			mon_lost(m);
 			return;
+		}
+		if (!strcmp(skiff_json_str(ev, "event", ""), "exec_exit") && m->exec_fn) {
+			struct skiff_monitor_exec_exit ex = {
+				.id = skiff_json_str(ev, "id", ""),
+				.container = skiff_json_str(ev, "container", ""),
+				.exit_code = (int)skiff_json_int(ev, "exit_code", 255),
+				.output = skiff_json_str(ev, "output", ""),
+			};
+			m->exec_fn(&ex, m->exec_data);
+			continue;
 		}
 		if (strcmp(skiff_json_str(ev, "event", ""), "exit") != 0 || !m->ops.on_exit)
 			continue;
@@ -577,4 +594,45 @@ int skiff_monitor_read_exit(const char *data_root, const char *id, int *exit_cod
 	if (finished_at)
 		snprintf(finished_at, 40, "%s", skiff_json_str(j, "FinishedAt", "0001-01-01T00:00:00Z"));
 	return 0;
+}
+
+int skiff_monitor_exec(struct skiff_monitor *m, const json_t *spec, pid_t *pid, int *exit_code,
+		       struct skiff_error *err)
+{
+	_cleanup_json_ json_t *req = json_pack("{s:s, s:O}", "op", "exec", "spec", spec), *rep = NULL;
+	int r;
+
+	if (!req)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	r = request_send(m, req, err);
+	if (r < 0)
+		return r;
+	/* the failure reply carries the exit code: read it here, not in request_recv */
+	if (m->req_fd < 0)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOTCONN, "monitor exec: connection to skiff-monitor lost");
+	r = wait_readable(m->req_fd, REPLY_TIMEOUT_MS);
+	if (r == 0)
+		r = skiff_mproto_recv_json(m->req_fd, &rep, NULL, 0);
+	if (r < 0) {
+		mon_lost(m);
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "monitor exec: connection to skiff-monitor lost");
+	}
+	if (!skiff_json_bool(rep, "ok", false)) {
+		int status = (int)skiff_json_int(rep, "status", SKIFF_EINTERNAL);
+		int errnum = (int)skiff_json_int(rep, "errno", 0);
+		if (exit_code)
+			*exit_code = (int)skiff_json_int(rep, "exit_code", 126);
+		return skiff_error_set(err, status, errnum ? errnum : status_errno(status), "%s",
+				       skiff_json_str(rep, "message", "skiff-monitor failed"));
+	}
+	if (pid)
+		*pid = (pid_t)skiff_json_int(rep, "pid", 0);
+	return 0;
+}
+
+void skiff_monitor_set_exec_handler(struct skiff_monitor *m,
+				    void (*fn)(const struct skiff_monitor_exec_exit *ex, void *data), void *data)
+{
+	m->exec_fn = fn;
+	m->exec_data = data;
 }

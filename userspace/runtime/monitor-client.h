@@ -77,6 +77,24 @@ int skiff_monitor_list(struct skiff_monitor *m, json_t **out, struct skiff_error
  * order with the exits it reports. */
 int skiff_monitor_forget(struct skiff_monitor *m, const char *id, struct skiff_error *err);
 
+/* Exec (exec.h): starts a process in running container spec["container"]
+ * as record spec["id"]; attach to that id first to see its output from the
+ * first byte. Returns after the exec; a failed exec sets *exit_code (127
+ * not found, 126 not executable; may be NULL) and err (status 400 with
+ * runc's words), a stopped container is 409. spec["capture"] = N keeps the
+ * first N bytes of output for the exit report (health probes). Kill and
+ * resize take the exec id. */
+int skiff_monitor_exec(struct skiff_monitor *m, const json_t *spec, pid_t *pid, int *exit_code,
+		       struct skiff_error *err);
+struct skiff_monitor_exec_exit {
+	const char *id, *container;
+	int exit_code;
+	const char *output; /* captured output ("" without capture) */
+};
+/* One handler for every exec exit (set once by the exec manager). */
+void skiff_monitor_set_exec_handler(struct skiff_monitor *m,
+				    void (*fn)(const struct skiff_monitor_exec_exit *ex, void *data), void *data);
+
 /* Attach: a new connection that receives the container's output live.
  * Registered before start, it sees output from the first byte. Callbacks
  * run on the event loop. stdin_fd (given once the process exists, -1 if no
@@ -88,6 +106,8 @@ struct skiff_attach_ops {
 	void (*on_output)(int stream, const void *buf, size_t len, void *data); /* 1 stdout, 2 stderr */
 	void (*on_end)(void *data);
 	void *data;
+	/* exec records only: the exit code, right before on_end */
+	void (*on_exit_code)(int exit_code, void *data);
 };
 struct skiff_attach;
 int skiff_monitor_attach(struct skiff_monitor *m, const char *id, bool want_stdin, const struct skiff_attach_ops *ops,

@@ -9,6 +9,7 @@
 #include "logfile.h"
 #include "monitor-proto.h"
 #include "spawn.h"
+#include "exec.h"
 #include "start-trace.h"
 #include "../lib/cleanup.h"
 #include "../lib/fs.h"
@@ -74,6 +75,13 @@ struct ctr {
 	struct timespec started, finished;
 	struct event *drain_timer;
 	struct sub *subs;
+	/* exec'd processes (docker exec, health probes) are records too: same
+	 * stdio, subscribers and reaping, but no log, exit.json or cgroup */
+	bool is_exec;
+	char ctr_id[72];
+	int end_code;   /* exit code sent with END to exec subscribers, -1 none */
+	char *capture;  /* first capmax bytes of output, returned in the exit event */
+	size_t caplen, capmax;
 };
 
 struct conn {
@@ -128,6 +136,7 @@ static struct ctr *ctr_get(struct monitord *m, const char *id)
 	c->m = m;
 	strcpy(c->id, id);
 	c->pidfd = c->stdin_fd = c->tty_fd = -1;
+	c->end_code = -1;
 	c->out[0].fd = c->out[1].fd = -1;
 	c->log.fd = -1;
 	c->next = m->ctrs;
@@ -173,6 +182,9 @@ static void ctr_release_proc(struct ctr *c)
 	skiff_logwriter_close(&c->log);
 	free(c->exit_path);
 	c->exit_path = NULL;
+	free(c->capture);
+	c->capture = NULL;
+	c->caplen = c->capmax = 0;
 }
 
 /* ---- attach subscribers ---- */
@@ -201,7 +213,13 @@ static void sub_free(struct sub *s)
 
 static void sub_end(struct sub *s)
 {
-	skiff_mproto_send_typed(s->fd, SKIFF_MPROTO_END, NULL, 0, -1, MSG_DONTWAIT);
+	int32_t code = s->c->end_code;
+	/* exec subscribers learn the exit code with the end of the output, so
+	 * the API can answer an inspect right after the stream closed */
+	if (s->c->is_exec && code >= 0)
+		skiff_mproto_send_typed(s->fd, SKIFF_MPROTO_END, &code, sizeof(code), -1, MSG_DONTWAIT);
+	else
+		skiff_mproto_send_typed(s->fd, SKIFF_MPROTO_END, NULL, 0, -1, MSG_DONTWAIT);
 	sub_free(s);
 }
 
@@ -332,6 +350,11 @@ static ssize_t stream_read_once(struct ctr *c, int i)
 		return 0;
 	}
 	now = skiff_now();
+	if (c->caplen < c->capmax) {
+		size_t take = (size_t)n < c->capmax - c->caplen ? (size_t)n : c->capmax - c->caplen;
+		memcpy(c->capture + c->caplen, iobuf, take);
+		c->caplen += take;
+	}
 	if (skiff_logwriter_feed(&c->log, i + 1, iobuf, (size_t)n, &now) < 0)
 		log_warn("container %.12s: writing log: %s", c->id, strerror(errno));
 	for (struct sub *s = c->subs, *next; s; s = next) {
@@ -410,6 +433,34 @@ static int write_exit_record(const char *path, const json_t *rec, int *dirfd)
 	return 0;
 }
 
+/* Captured output as valid UTF-8 (JSON strings must be): bad bytes become U+FFFD. */
+static char *utf8_clean(const char *in, size_t len)
+{
+	char *out = malloc(len * 3 + 1), *o = out;
+	size_t i = 0;
+	if (!out)
+		return NULL;
+	while (i < len) {
+		unsigned char b = (unsigned char)in[i];
+		size_t n = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
+		bool ok = n > 0 && i + n <= len && b != 0;
+		for (size_t k = 1; ok && k < n; k++)
+			ok = ((unsigned char)in[i + k] & 0xc0) == 0x80;
+		if (ok && n == 2)
+			ok = b >= 0xc2;
+		if (ok) {
+			memcpy(o, in + i, n);
+			o += n;
+			i += n;
+		} else {
+			o = stpcpy(o, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 static void ctr_finalize(struct ctr *c)
 {
 	struct monitord *m = c->m;
@@ -417,7 +468,7 @@ static void ctr_finalize(struct ctr *c)
 	_cleanup_close_ int dirfd = -1;
 	char when[40];
 	int code = exit_code_of(c->status);
-	bool oom = m->have_cg && skiff_cgroup_oom_killed(&m->cg, c->id);
+	bool oom = !c->is_exec && m->have_cg && skiff_cgroup_oom_killed(&m->cg, c->id);
 
 	START_TRACE(c->id, "mon:finalize");
 	c->busy++;
@@ -430,10 +481,20 @@ static void ctr_finalize(struct ctr *c)
 			log_warn("container %.12s: writing '%s': %s", c->id, c->exit_path, strerror(-r));
 	}
 	START_TRACE(c->id, "mon:exit.json");
-	if (m->have_cg)
+	if (m->have_cg && !c->is_exec)
 		skiff_cgroup_destroy(&m->cg, c->id);
 	START_TRACE(c->id, "mon:cg-destroy");
-	log_info("container %.12s: exited with %d%s", c->id, code, oom ? " (OOM killed)" : "");
+	if (c->is_exec) {
+		_cleanup_free_ char *out = utf8_clean(c->capture, c->caplen);
+		ev = json_pack("{s:s, s:s, s:s, s:i, s:s}", "event", "exec_exit", "id", c->id, "container", c->ctr_id,
+			       "exit_code", code, "output", out ? out : "");
+		if (!ev) /* bytes jansson still refuses: the code matters more than the text */
+			ev = json_pack("{s:s, s:s, s:s, s:i, s:s}", "event", "exec_exit", "id", c->id, "container",
+				       c->ctr_id, "exit_code", code, "output", "");
+		c->end_code = code;
+	} else {
+		log_info("container %.12s: exited with %d%s", c->id, code, oom ? " (OOM killed)" : "");
+	}
 	ctr_release_proc(c);
 	c->exited = false;
 	c->pid = 0;
@@ -443,8 +504,9 @@ static void ctr_finalize(struct ctr *c)
 		if (!s->pending)
 			sub_end(s);
 	}
-	ev = json_pack("{s:s, s:s, s:i, s:b, s:s}", "event", "exit", "id", c->id, "exit_code", code, "oom_killed",
-		       oom, "finished_at", when);
+	if (!c->is_exec)
+		ev = json_pack("{s:s, s:s, s:i, s:b, s:s}", "event", "exit", "id", c->id, "exit_code", code,
+			       "oom_killed", oom, "finished_at", when);
 	START_TRACE(c->id, "mon:subs-ended");
 	if (ev)
 		emit_exit_event(m, ev);
@@ -461,7 +523,7 @@ static void drain_on_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	/* something outside the init still holds the pipes: end it, read what is left */
 	c->busy++;
-	if (c->m->have_cg)
+	if (c->m->have_cg && !c->is_exec)
 		skiff_cgroup_destroy(&c->m->cg, c->id);
 	for (int i = 0; i < 2; i++) {
 		if (c->out[i].fd < 0)
@@ -642,6 +704,72 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 	return json_pack("{s:b, s:i}", "ok", 1, "pid", (int)p.pid);
 }
 
+/* A process in a running container (docker exec, health probes): the
+ * record is keyed by the exec id; its output goes to its subscribers only
+ * (and, with "capture", into the exit event), never to the container's log. */
+static json_t *op_exec(struct monitord *m, struct conn *k, const json_t *req)
+{
+	const json_t *spec = json_object_get(req, "spec");
+	const char *id = req_id(spec), *cid = skiff_json_str(spec, "container", "");
+	struct ctr *owner = ctr_find(m, cid), *c;
+	struct skiff_error err = { 0 };
+	struct skiff_proc p;
+	(void)k;
+
+	if (!json_is_object(spec) || !id)
+		return reply_err(400, "exec: spec with an id required");
+	if (!owner || owner->is_exec || !owner->running || owner->pidfd < 0)
+		return reply_err(409, "container %s is not running", cid);
+	if (!m->have_cg)
+		return reply_err(500, "exec: no cgroup layout detected on this host");
+	c = ctr_get(m, id);
+	if (!c)
+		return reply_err(500, "exec: out of memory");
+	if (c->running || c->exited)
+		return reply_err(409, "exec %s is already running", id);
+	c->is_exec = true;
+	snprintf(c->ctr_id, sizeof(c->ctr_id), "%s", cid);
+	if (skiff_exec_spawn(&m->cg, owner->pidfd, spec, &p, &err) < 0) {
+		int code = skiff_mproto_spawn_exit_code(err.status, err.errnum);
+		ctr_release_proc(c);
+		c->busy++;
+		while (c->subs)
+			sub_end(c->subs);
+		c->busy--;
+		ctr_maybe_free(c);
+		return json_pack("{s:b, s:i, s:s, s:i, s:i}", "ok", 0, "status", err.status ? err.status : 500,
+				 "message", err.msg, "exit_code", code, "errno", err.errnum);
+	}
+	int64_t cap = skiff_json_int(spec, "capture", 0);
+	if (cap > 0 && cap <= (1 << 20) && (c->capture = malloc((size_t)cap)))
+		c->capmax = (size_t)cap;
+	c->pid = p.pid;
+	c->pidfd = p.pidfd;
+	c->stdin_fd = p.stdin_fd;
+	c->tty = skiff_json_bool(spec, "tty", false);
+	c->stdin_once = true; /* the exec's stdin ends when its one client half-closes */
+	c->running = true;
+	c->started = skiff_now();
+	int fds[2] = { p.stdout_fd, p.stderr_fd };
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+		c->out[i].fd = fds[i];
+		c->out[i].ev = event_new(m->base, fds[i], EV_READ | EV_PERSIST, stream_on_read, c);
+		if (c->out[i].ev)
+			event_add(c->out[i].ev, NULL);
+		c->nopen++;
+	}
+	if (c->tty)
+		c->tty_fd = p.stdout_fd >= 0 ? fcntl(p.stdout_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	for (struct sub *s = c->subs, *next; s; s = next) {
+		next = s->next;
+		sub_give_stdin(s);
+	}
+	return json_pack("{s:b, s:i}", "ok", 1, "pid", (int)p.pid);
+}
+
 static json_t *op_kill(struct monitord *m, struct conn *k, const json_t *req)
 {
 	const char *id = req_id(req);
@@ -685,7 +813,7 @@ static json_t *op_list(struct monitord *m, struct conn *k, const json_t *req)
 	(void)k, (void)req;
 	for (struct ctr *c = m->ctrs; c; c = c->next) {
 		char when[40];
-		if (!c->running)
+		if (!c->running || c->is_exec)
 			continue;
 		skiff_time_format(&c->started, when);
 		json_object_set_new(all, c->id, json_pack("{s:i, s:s}", "pid", (int)c->pid, "started_at", when));
@@ -766,7 +894,7 @@ static const struct {
 	{ .op = "spawn", .fn = op_spawn },   { .op = "kill", .fn = op_kill },
 	{ .op = "resize", .fn = op_resize }, { .op = "list", .fn = op_list },
 	{ .op = "forget", .fn = op_forget }, { .op = "ping", .fn = op_ping },
-	{ .op = "subscribe", .fn = op_subscribe },
+	{ .op = "subscribe", .fn = op_subscribe }, { .op = "exec", .fn = op_exec },
 };
 
 static void conn_free(struct conn *k, bool close_fd)
