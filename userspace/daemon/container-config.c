@@ -13,6 +13,7 @@
 #include "../lib/cleanup.h"
 #include "../lib/fs.h"
 #include "../lib/json.h"
+#include "health.h"
 #include "names.h"
 #include "volume.h"
 
@@ -1116,9 +1117,7 @@ json_t *skiff_ctr_config_merge(const json_t *req, const json_t *img)
 		if (!*skiff_json_str(cfg, "StopSignal", ""))
 			if ((v = json_object_get(img, "StopSignal")) && json_is_string(v) && *json_string_value(v))
 				json_object_set(cfg, "StopSignal", v);
-		if (!json_object_get(cfg, "Healthcheck") && (v = json_object_get(img, "Healthcheck")) &&
-		    json_is_object(v))
-			json_object_set(cfg, "Healthcheck", v);
+		skiff_health_merge(cfg, json_object_get(req, "Healthcheck"), json_object_get(img, "Healthcheck"));
 		merge_env(cfg, json_object_get(img, "Env"));
 		merge_map(cfg, "Labels", json_object_get(img, "Labels"));
 		merge_map(cfg, "ExposedPorts", json_object_get(img, "ExposedPorts"));
