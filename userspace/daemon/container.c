@@ -27,7 +27,9 @@
 #include "container-config.h"
 #include "container-volumes.h"
 #include "events.h"
+#include "exec.h"
 #include "filters.h"
+#include "health.h"
 #include "names.h"
 
 struct waiter {
@@ -531,6 +533,8 @@ int skiff_container_create(struct skiff_daemon *d, const char *name, json_t *bod
 	int r;
 
 	r = skiff_ctr_config_validate(body, d->ncpu > 0 ? d->ncpu : 1, warnings, err);
+	if (r == 0)
+		r = skiff_health_validate(body, err);
 	if (r < 0)
 		return r;
 	c = calloc(1, sizeof(*c));
@@ -742,6 +746,7 @@ static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_er
 	c->started_at = next.started_at;
 	set_error(c, NULL);
 	skiff_container_event(d, c, "start", NULL);
+	skiff_health_start(d, c);
 	START_TRACE(c->id, "start:done");
 	return 0;
 }
@@ -1109,6 +1114,7 @@ static void handle_exit(struct skiff_daemon *d, struct skiff_ctr *c, int code, b
 	double ran;
 
 	START_TRACE(c->id, "exit");
+	skiff_health_stop(d, c->id);
 	if (c->rt->kill_timer)
 		evtimer_del(c->rt->kill_timer);
 	c->exit_code = code;
@@ -1249,6 +1255,7 @@ static json_t *ps_entry(struct skiff_daemon *d, const struct skiff_ctr *c, const
 	json_t *o;
 
 	skiff_ctr_status_string(c, now, status, sizeof(status));
+	skiff_health_status_suffix(c, status, sizeof(status));
 	o = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, s:{s:o}, s:o}", "Id", c->id,
 		      "Names", c->name, "Image", c->image, "ImageID", c->image_id, "Command", c->command, "Created",
 		      (json_int_t)c->created.tv_sec, "Ports", "Labels", json_is_object(labels) ? labels : json_null(),
@@ -1343,6 +1350,7 @@ char *skiff_container_list_dump(struct skiff_daemon *d, bool all, int limit, boo
 			continue;
 		plen = strlen(pre);
 		skiff_ctr_status_string(c, &now, status, sizeof(status));
+		skiff_health_status_suffix(c, status, sizeof(status));
 		if (count)
 			buf[len++] = ',';
 		memcpy(buf + len, pre, plen);
@@ -1412,6 +1420,8 @@ json_t *skiff_container_inspect_json(struct skiff_daemon *d, struct skiff_ctr *c
 			  "OOMKilled", c->oom_killed, "Dead", c->status == SKIFF_CTR_DEAD, "Pid", running ? c->pid : 0,
 			  "ExitCode", c->exit_code, "Error", c->error ? c->error : "", "StartedAt", started,
 			  "FinishedAt", finished);
+	if (state && (o = skiff_health_json(d, c)))
+		json_object_set_new(state, "Health", o);
 	ns = json_pack("{s:s, s:s, s:s, s:{}, s:b, s:n, s:n, s:s, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:o}", "Bridge",
 		       "", "SandboxID", running ? c->id : "", "SandboxKey",
 		       "", "Ports", "HairpinMode", 0, "SecondaryIPAddresses", "SecondaryIPv6Addresses",
@@ -1428,6 +1438,8 @@ json_t *skiff_container_inspect_json(struct skiff_daemon *d, struct skiff_ctr *c
 		      c->host_config, "GraphDriver", "Data", "LowerDir", lowerdir, "MergedDir", merged, "UpperDir",
 		      upper, "WorkDir", work, "Name", "overlay2", "Mounts", inspect_mounts(c), "Config", c->config,
 		      "NetworkSettings", ns);
+	if (o)
+		json_object_set_new(o, "ExecIDs", skiff_exec_ids(d, c->id));
 	if (o && size)
 		add_sizes(d, c, o);
 	return o;
@@ -1595,6 +1607,7 @@ static void reconcile(struct skiff_daemon *d, json_t *running)
 			c->pid = (int)skiff_json_int(r, "pid", c->pid);
 			if (c->status != SKIFF_CTR_PAUSED)
 				c->status = SKIFF_CTR_RUNNING;
+			skiff_health_start(d, c);
 			continue;
 		}
 		bool was_running = skiff_ctr_is_running(c) || c->status == SKIFF_CTR_RESTARTING ||
