@@ -128,20 +128,6 @@ static void h_kill(struct skiff_http_req *req)
 	skiff_http_reply_empty(req, 204);
 }
 
-static void h_delete(struct skiff_http_req *req)
-{
-	struct skiff_error err = { 0 };
-	struct skiff_ctr *c = lookup(req);
-	if (!c)
-		return;
-	if (skiff_http_query_bool(req, "link", false))
-		return skiff_http_reply_error(req, 400, "links are not supported");
-	if (skiff_container_remove_ex(req->daemon, c, skiff_http_query_bool(req, "force", false),
-				      skiff_http_query_bool(req, "v", false), &err) < 0)
-		return reply_err(req, &err);
-	skiff_http_reply_empty(req, 204);
-}
-
 static void h_rename(struct skiff_http_req *req)
 {
 	struct skiff_error err = { 0 };
@@ -292,6 +278,37 @@ static void stop_done(int status, int exit_code, const char *error, void *data)
 	else
 		skiff_http_reply_empty(p->req, 204);
 	free(p);
+}
+
+/* Docker's rm -f answers once the container is gone: a running one is
+ * killed first and removed when its exit arrives, so wait for that. */
+static void h_delete(struct skiff_http_req *req)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_ctr *c = lookup(req);
+	struct pending *p;
+	char id[80];
+	int code = 0;
+
+	if (!c)
+		return;
+	if (skiff_http_query_bool(req, "link", false))
+		return skiff_http_reply_error(req, 400, "links are not supported");
+	snprintf(id, sizeof(id), "%s", c->id);
+	if (skiff_container_remove_ex(req->daemon, c, skiff_http_query_bool(req, "force", false),
+				      skiff_http_query_bool(req, "v", false), &err) < 0)
+		return reply_err(req, &err);
+	c = skiff_container_find(req->daemon, id, NULL);
+	if (!c || !(p = calloc(1, sizeof(*p))))
+		return skiff_http_reply_empty(req, 204);
+	p->req = req;
+	p->d = req->daemon;
+	if (skiff_container_wait(req->daemon, c, SKIFF_WAIT_REMOVED, stop_done, p, &p->handle, &code) != 0) {
+		free(p);
+		return skiff_http_reply_empty(req, 204);
+	}
+	req->on_close = pending_closed;
+	req->on_close_data = p;
 }
 
 static void stop_common(struct skiff_http_req *req, bool restart)
