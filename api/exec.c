@@ -5,9 +5,12 @@
  * stream bridge follows attach's in api/containers.c, for an exec's one
  * client: its half-close is the process's EOF. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -88,6 +91,8 @@ struct xstream {
 	int stdin_fd;
 	struct event *stdin_ev;
 	struct evbuffer *inbuf;
+	struct event *wait_ev; /* until the client has read the 101 */
+	int waits, rows, cols;
 };
 
 static void xs_free(struct xstream *x)
@@ -102,6 +107,8 @@ static void xs_free(struct xstream *x)
 		bufferevent_free(x->bev);
 	if (x->inbuf)
 		evbuffer_free(x->inbuf);
+	if (x->wait_ev)
+		event_free(x->wait_ev);
 	free(x);
 }
 
@@ -244,6 +251,50 @@ static void x_client_event(struct bufferevent *bev, short what, void *arg)
 		xs_finish(x);
 }
 
+static void xs_start(struct xstream *x)
+{
+	struct skiff_error err = { 0 };
+	struct skiff_exec *e = skiff_exec_find(x->d, x->id, &err);
+	struct skiff_attach_ops ops = {
+		.on_stdin = x_on_stdin,
+		.on_output = x_on_output,
+		.on_end = x_on_end,
+		.on_exit_code = x_on_exit_code,
+		.data = x,
+	};
+	if (!e || skiff_exec_start(x->d, e, x->rows, x->cols, &ops, &x->a, &err) < 0) {
+		/* Docker writes the failure on the stream; the exit code is in inspect */
+		char line[sizeof(err.msg) + 4];
+		int n = snprintf(line, sizeof(line), "%s\r\n", err.msg);
+		x->a = NULL;
+		xs_write(x, 1, line, (size_t)n);
+		x->ended = true;
+		x_flushed(x->bev, x);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_input(x->bev)))
+		x_client_read(x->bev, x);
+}
+
+/* A client that reads the response head through a buffered reader and then
+ * takes the raw socket (docker-py) loses output that arrived in the same
+ * read: the process starts once the client has read the 101 (nothing left
+ * in the socket's send queue), or after 50 ms. */
+static void xs_start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct xstream *x = arg;
+	int outq = 0;
+	(void)fd, (void)what;
+	if (x->closing)
+		return;
+	if (x->wait_ev && x->waits++ < 50 && ioctl(bufferevent_getfd(x->bev), SIOCOUTQ, &outq) == 0 && outq > 0) {
+		struct timeval tv = { 0, 1000 };
+		evtimer_add(x->wait_ev, &tv);
+		return;
+	}
+	xs_start(x);
+}
+
 static void h_start(struct skiff_http_req *req)
 {
 	struct skiff_error err = { 0 };
@@ -289,26 +340,19 @@ static void h_start(struct skiff_http_req *req)
 	}
 	bufferevent_setcb(x->bev, x_client_read, x_flushed, x_client_event, x);
 	bufferevent_enable(x->bev, EV_READ | EV_WRITE);
-
-	struct skiff_attach_ops ops = {
-		.on_stdin = x_on_stdin,
-		.on_output = x_on_output,
-		.on_end = x_on_end,
-		.on_exit_code = x_on_exit_code,
-		.data = x,
-	};
-	if (skiff_exec_start(d, e, rows, cols, &ops, &x->a, &err) < 0) {
-		/* Docker writes the failure on the stream; the exit code is in inspect */
-		char line[sizeof(err.msg) + 4];
-		int n = snprintf(line, sizeof(line), "%s\r\n", err.msg);
-		x->a = NULL;
-		xs_write(x, 1, line, (size_t)n);
-		x->ended = true;
-		x_flushed(x->bev, x);
-		return;
+	x->rows = rows;
+	x->cols = cols;
+	/* the 101 goes out before the process exists */
+	{
+		/* a socket bufferevent keeps the start of its output frozen
+		 * outside its own write callback */
+		struct evbuffer *out = bufferevent_get_output(x->bev);
+		evbuffer_unfreeze(out, 1);
+		evbuffer_write(out, bufferevent_getfd(x->bev));
+		evbuffer_freeze(out, 1);
 	}
-	if (evbuffer_get_length(bufferevent_get_input(x->bev)))
-		x_client_read(x->bev, x);
+	x->wait_ev = evtimer_new(d->base, xs_start_cb, x);
+	xs_start_cb(-1, 0, x);
 }
 
 const struct skiff_route skiff_exec_routes[] = {

@@ -422,7 +422,7 @@ int skiff_exec_start(struct skiff_daemon *d, struct skiff_exec *x, int rows, int
 		return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY, "Error: Exec command %s is already running", e->id);
 	if (e->started)
 		return skiff_error_set(err, SKIFF_ECONFLICT, EBUSY, "Error: Exec command %s has already run", e->id);
-	if (rows <= 0 || cols <= 0) {
+	if (rows <= 0 || cols <= 0 || e->rows > 0) {
 		rows = e->rows;
 		cols = e->cols;
 	}
@@ -446,6 +446,11 @@ int skiff_exec_resize(struct skiff_daemon *d, struct skiff_exec *x, int rows, in
 	struct exec_rec *e = (struct exec_rec *)x;
 	/* a resize racing the end of a short exec is not the client's error
 	 * (the docker CLI would print "failed to resize tty") */
+	if (!e->started && rows > 0 && cols > 0) {
+		/* before the process exists (its start waits for the client): its first size */
+		e->rows = rows;
+		e->cols = cols;
+	}
 	if (!e->running || !e->tty || !d->monitor)
 		return 0;
 	int r = skiff_monitor_resize(d->monitor, e->id, rows, cols, err);
