@@ -323,3 +323,63 @@ def test_refs_survive_skiffd_restart(busybox_tar):
             cli.close()
     finally:
         finish_daemon(d)
+
+
+def _two_layer_archive(busybox_tar, path, tag):
+    """busybox plus a layer that deletes /etc/passwd (whiteout), makes
+    /etc/skel opaque-empty and adds /etc/added: a docker-archive at path."""
+    import hashlib
+    import io
+    import tarfile
+    from conftest import archive_manifest
+    _, layers, _ = archive_manifest(busybox_tar)
+    with tarfile.open(busybox_tar) as t:
+        man = json.load(t.extractfile("manifest.json"))[0]
+        cfg = json.load(t.extractfile(man["Config"]))
+    top = io.BytesIO()
+    with tarfile.open(fileobj=top, mode="w", format=tarfile.GNU_FORMAT) as t:
+        def add(name, data=b"", kind=tarfile.REGTYPE, mode=0o644):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.mode, ti.size = kind, mode, len(data)
+            t.addfile(ti, io.BytesIO(data))
+        add("etc/", kind=tarfile.DIRTYPE, mode=0o755)
+        add("etc/.wh.passwd")
+        add("etc/added", b"new\n")
+        add("etc/sub/", kind=tarfile.DIRTYPE, mode=0o755)
+        add("etc/sub/.wh..wh..opq")
+    blobs = [layers[0], top.getvalue()]
+    cfg["rootfs"] = {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(b).hexdigest() for b in blobs]}
+    cfg.pop("history", None)
+    cfg_bytes = json.dumps(cfg).encode()
+    cfg_name = hashlib.sha256(cfg_bytes).hexdigest() + ".json"
+    with tarfile.open(path, "w") as t:
+        def put(name, data):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+        put(cfg_name, cfg_bytes)
+        names = []
+        for i, b in enumerate(blobs):
+            names.append("l%d/layer.tar" % i)
+            put(names[-1], b)
+        put("manifest.json", json.dumps([{"Config": cfg_name, "RepoTags": [tag], "Layers": names}]).encode())
+
+
+def test_copy_up_through_layers_honours_whiteouts(daemon, docker, vol, busybox_tar, tmp_path):
+    tag = "e2e-layers-%s:latest" % uuid.uuid4().hex[:6]
+    arch = str(tmp_path / "two.tar")
+    _two_layer_archive(busybox_tar, arch, tag)
+    docker("load", "-i", arch)
+    try:
+        v = vol()
+        out = run(docker, "-v", "%s:/etc" % v, tag, "ls", "-A", "/etc").split()
+        assert "added" in out and "group" in out, out
+        assert "passwd" not in out, "the upper layer's whiteout hides /etc/passwd"
+        mp = volumes(daemon)[v]["Mountpoint"]
+        assert not os.path.exists(os.path.join(mp, "passwd"))
+        assert not any(n.startswith(".wh.") for n in os.listdir(mp))
+        with open(os.path.join(mp, "added")) as f:
+            assert f.read() == "new\n"
+    finally:
+        docker("rmi", "-f", tag, check=False)
+    assert not [m for m in open("/proc/self/mountinfo") if daemon.base in m], "copy-up mounts stay in its child"
