@@ -159,6 +159,10 @@ def probes(busybox_tar):
         ("POST", "/containers/{id}/start", "/containers/{id}/start", None, None),
         ("GET", "/containers/{id}/top", "/containers/{id}/top", None, None),
         ("GET", "/containers/{id}/stats", "/containers/{id}/stats?stream=0&one-shot=1", None, None),
+        ("POST", "/containers/{id}/exec", "/containers/{id}/exec", {"Cmd": ["sleep", "1"]}, None),
+        ("GET", "/exec/{id}/json", "/exec/{eid}/json", None, None),
+        ("POST", "/exec/{id}/start", "/exec/{eid}/start", {"Detach": True}, None),
+        ("POST", "/exec/{id}/resize", "/exec/{eid}/resize?h=24&w=80", None, None),
         ("HEAD", "/containers/{id}/archive", "/containers/{id}/archive?path=/etc/hostname", None, None),
         ("GET", "/containers/{id}/archive", "/containers/{id}/archive?path=/etc/hostname", None, None),
         ("PUT", "/containers/{id}/archive", "/containers/{id}/archive?path=/tmp", cp_tar, x_tar),
@@ -188,17 +192,22 @@ def test_every_implemented_operation_answers(apid, doc, busybox_tar):
     assert documented == probed, (
         "probes and api/openapi.yaml disagree; add a probe for: %s; stale probes: %s"
         % (sorted(documented - probed), sorted(probed - documented)))
-    cid = None
+    cid = eid = None
     bad = []
     for method, path, url, body, headers in plan:
         if cid:
             url = url.replace("{id}", cid)
+        if eid:
+            url = url.replace("{eid}", eid)
         r = apid.request(method, url, body=body, headers=headers, timeout=60)
         if r.status in (404, 501):
             bad.append("%s %s -> %r" % (method, url, r))
         if path == "/containers/create":
             assert r.status == 201, r
             cid = r.json()["Id"]
+        if path == "/containers/{id}/exec":
+            assert r.status == 201, r
+            eid = r.json()["Id"]
     assert not bad, "documented as implemented but answered 404/501:\n" + "\n".join(bad)
 
 
