@@ -116,4 +116,4 @@ clean:
 
 .PHONY: all unit deps test test-unit test-e2e demo bench check install kmod clean
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

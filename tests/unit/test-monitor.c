@@ -277,7 +277,7 @@ TEST_F(mon, attach_before_spawn_logs_and_exit)
 	char id[65], p[PATH_MAX];
 	struct skiff_error err = { 0 };
 	struct skiff_attach *a = NULL;
-	struct skiff_attach_ops aops = { on_stdin_cb, on_output_cb, on_end_cb, &self->s };
+	struct skiff_attach_ops aops = { .on_stdin = on_stdin_cb, .on_output = on_output_cb, .on_end = on_end_cb, .data = &self->s };
 	_cleanup_json_ json_t *spec = make_spec(self, id, "echo hi; echo oops >&2; printf part; exit 3", false, false);
 	pid_t pid = 0;
 	int code = -1;
@@ -318,7 +318,7 @@ TEST_F(mon, stdin_once_eof_ends_container)
 	char id[65];
 	struct skiff_error err = { 0 };
 	struct skiff_attach *a = NULL;
-	struct skiff_attach_ops aops = { on_stdin_cb, on_output_cb, on_end_cb, &self->s };
+	struct skiff_attach_ops aops = { .on_stdin = on_stdin_cb, .on_output = on_output_cb, .on_end = on_end_cb, .data = &self->s };
 	_cleanup_json_ json_t *spec = make_spec(self, id, "cat; echo done", true, true);
 
 	ASSERT_EQ(0, skiff_monitor_attach(self->m, id, true, &aops, &a, &err)) TH_LOG("%s", err.msg);
@@ -358,7 +358,7 @@ TEST_F(mon, spawn_failure_reports_exit_code)
 	_cleanup_json_ json_t *spec = make_spec(self, id, "x", false, false);
 
 	struct skiff_attach *a = NULL;
-	struct skiff_attach_ops aops = { on_stdin_cb, on_output_cb, on_end_cb, &self->s };
+	struct skiff_attach_ops aops = { .on_stdin = on_stdin_cb, .on_output = on_output_cb, .on_end = on_end_cb, .data = &self->s };
 
 	ASSERT_EQ(0, skiff_monitor_attach(self->m, id, true, &aops, &a, &err)) TH_LOG("%s", err.msg);
 	json_object_set_new(spec, "args", json_pack("[s]", "/nosuch-binary"));
@@ -377,7 +377,7 @@ TEST_F(mon, tty_resize_and_output)
 	char id[65];
 	struct skiff_error err = { 0 };
 	struct skiff_attach *a = NULL;
-	struct skiff_attach_ops aops = { on_stdin_cb, on_output_cb, on_end_cb, &self->s };
+	struct skiff_attach_ops aops = { .on_stdin = on_stdin_cb, .on_output = on_output_cb, .on_end = on_end_cb, .data = &self->s };
 	_cleanup_json_ json_t *spec = make_spec(self, id, "read x; stty size; exit 5", true, false);
 
 	json_object_set_new(spec, "tty", json_true());
@@ -446,7 +446,7 @@ TEST_F(mon, monitor_death_ends_attaches_and_restarts)
 	char id[65];
 	struct skiff_error err = { 0 };
 	struct skiff_attach *a = NULL;
-	struct skiff_attach_ops aops = { on_stdin_cb, on_output_cb, on_end_cb, &self->s };
+	struct skiff_attach_ops aops = { .on_stdin = on_stdin_cb, .on_output = on_output_cb, .on_end = on_end_cb, .data = &self->s };
 	pid_t mpid = read_pidfile(self->exec_root);
 	json_t *list = NULL;
 

@@ -42,6 +42,10 @@ const struct skiff_route skiff_images_routes[] = {
 	{ .methods = HTTP_DELETE, .pattern = "/images/{name*}", .handler = h_img },
 };
 const size_t skiff_images_nroutes = 3;
+/* tables of routes this test does not exercise */
+const struct skiff_route skiff_volumes_routes[1], skiff_exec_routes[1], skiff_archive_routes[1],
+	skiff_stats_routes[1];
+const size_t skiff_volumes_nroutes, skiff_exec_nroutes, skiff_archive_nroutes, skiff_stats_nroutes;
 
 static const struct skiff_route *find(int method, const char *path, const char **p0)
 {
