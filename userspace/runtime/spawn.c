@@ -35,9 +35,8 @@
 #include "../lib/cleanup.h"
 #include "../lib/fs.h"
 #include "../lib/json.h"
-#include "caps.h"
+#include "child.h"
 #include "rootfs.h"
-#include "seccomp.h"
 #include "spawn-trace.h"
 #include "user.h"
 
@@ -47,48 +46,23 @@ const char *const skiff_default_caps[] = {
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",	     "CAP_AUDIT_WRITE", NULL,
 };
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static const struct {
-	const char *name;
-	int resource;
-} rlimit_names[] = {
-	{ "as", RLIMIT_AS },	       { "core", RLIMIT_CORE },		{ "cpu", RLIMIT_CPU },
-	{ "data", RLIMIT_DATA },       { "fsize", RLIMIT_FSIZE },	{ "locks", RLIMIT_LOCKS },
-	{ "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE },
-	{ "nofile", RLIMIT_NOFILE },   { "nproc", RLIMIT_NPROC },	{ "rss", RLIMIT_RSS },
-	{ "rtprio", RLIMIT_RTPRIO },   { "rttime", RLIMIT_RTTIME },	{ "sigpending", RLIMIT_SIGPENDING },
-	{ "stack", RLIMIT_STACK },
-};
-
-struct child_error {
-	int status, errnum;
-	char msg[900];
-};
-
 struct spawn_ctx {
 	const json_t *spec;
 	const struct skiff_cgroup_layout *cg;
 	const char *id;
 	char **args, **env; /* env has room for HOME */
 	const char *cwd, *user, *hostname, *domainname;
-	bool tty, want_stdin, new_net, new_pid, new_uts, new_ipc, new_cgroupns, nnp, privileged;
+	bool tty, want_stdin, new_net, new_pid, new_uts, new_ipc, new_cgroupns;
 	int netns_fd;
-	uint64_t caps;
-	struct sock_fprog *seccomp; /* NULL: unconfined */
+	struct skiff_child_privs privs;
 	int nrl;
-	struct {
-		int res;
-		struct rlimit rl;
-	} rl[ARRAY_SIZE(rlimit_names)];
+	struct skiff_child_rlimit rl[SKIFF_CHILD_MAX_RLIMITS];
 	struct skiff_rootfs rootfs;
 	char cg_procs[SKIFF_CGROUP_MAX_V1 + 1][600]; /* cgroup.procs files the child joins itself */
 	int ncg_procs;
 	bool unshare_cgroupns; /* could not be done by clone3 (v1 joins come first) */
 	bool into_cgroup;      /* clone3 put the child in its v2 cgroup */
-	int stdio[3];          /* child ends; -1 with a tty (made inside the container) */
-	int console_sock[2];   /* tty: the child sends the pty master back over [1] */
-	int errpipe[2];
+	struct skiff_child_io io;
 };
 
 /* --- SKIFF_SPAWN_TRACE=1: per-step timings on stderr (spawn-trace.h) ---- */
@@ -131,61 +105,14 @@ static void trace_begin(void)
 	}
 }
 
-/* --- seccomp program cache: compiling is ms, applying is µs ------------- */
-
-struct prog_cache_entry {
-	char *key;
-	uint64_t caps;
-	struct sock_fprog prog;
-};
-static struct prog_cache_entry prog_cache[8];
-static unsigned prog_cache_next;
-static pthread_mutex_t prog_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int seccomp_cached(const json_t *profile, uint64_t caps, struct sock_fprog **out, struct skiff_error *err)
-{
-	_cleanup_free_ char *key = profile ? json_dumps(profile, JSON_COMPACT | JSON_SORT_KEYS) : strdup("default");
-	int r = 0;
-	if (!key)
-		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
-	pthread_mutex_lock(&prog_cache_lock);
-	for (unsigned i = 0; i < ARRAY_SIZE(prog_cache); i++) {
-		if (prog_cache[i].key && prog_cache[i].caps == caps && !strcmp(prog_cache[i].key, key)) {
-			*out = &prog_cache[i].prog;
-			goto out;
-		}
-	}
-	struct prog_cache_entry *e = &prog_cache[prog_cache_next++ % ARRAY_SIZE(prog_cache)];
-	free(e->key);
-	e->key = NULL;
-	skiff_seccomp_free(&e->prog);
-	r = skiff_seccomp_compile(profile, caps, &e->prog, err);
-	if (r == 0) {
-		e->key = TAKE_PTR(key);
-		e->caps = caps;
-		*out = &e->prog;
-	}
-out:
-	pthread_mutex_unlock(&prog_cache_lock);
-	return r;
-}
-
 /* --- the child ------------------------------------------------------------ */
 
-static __attribute__((noreturn)) void child_fail(struct spawn_ctx *c, struct skiff_error *e)
-{
-	struct child_error ce = { .status = e->status ? e->status : SKIFF_EINTERNAL, .errnum = e->errnum };
-	snprintf(ce.msg, sizeof(ce.msg), "%s", e->msg);
-	if (write(c->errpipe[1], &ce, sizeof(ce)) < 0) {
-		/* the parent is gone; nothing left to tell */
-	}
-	_exit(127);
-}
-
-#define CHILD_SYS(c, e, errn, ...)                                                                                 \
+#define child_fail(c, e) skiff_child_fail((c)->io.errpipe[1], e)
+#define CHILD_SYS(c, e, errn, ...) SKIFF_CHILD_SYS((c)->io.errpipe[1], e, errn, __VA_ARGS__)
+#define CHILD_TRY(c, e, call)                                                                                      \
 	do {                                                                                                       \
-		skiff_error_sys(e, SKIFF_EINTERNAL, errn, __VA_ARGS__);                                           \
-		child_fail(c, e);                                                                                  \
+		if ((call) < 0)                                                                                    \
+			child_fail(c, e);                                                                          \
 	} while (0)
 
 static void loopback_up(struct spawn_ctx *c, struct skiff_error *e)
@@ -200,143 +127,20 @@ static void loopback_up(struct spawn_ctx *c, struct skiff_error *e)
 		CHILD_SYS(c, e, errno, "bringing up lo");
 }
 
-static const char *env_get(char **env, const char *name)
-{
-	size_t n = strlen(name);
-	for (; env && *env; env++)
-		if (!strncmp(*env, name, n) && (*env)[n] == '=')
-			return *env + n + 1;
-	return NULL;
-}
-
-/* With a tty the pty is made in the container's own devpts instance (as
- * runc does), so `tty` says /dev/pts/0 and the pty counts against the
- * container, not the host. The slave becomes stdio and the controlling
- * terminal; the master goes back to the parent over console_sock. */
-static void setup_console(struct spawn_ctx *c, const struct skiff_user *u, struct skiff_error *e)
-{
-	_cleanup_close_ int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	int unlock = 0, ptn = -1;
-	char path[64];
-
-	if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &ptn) < 0)
-		CHILD_SYS(c, e, errno, "allocating a pty in the container");
-	const json_t *con = json_object_get(c->spec, "console");
-	if (json_is_array(con) && json_array_size(con) == 2) {
-		struct winsize ws = { .ws_row = (unsigned short)json_integer_value(json_array_get(con, 0)),
-				      .ws_col = (unsigned short)json_integer_value(json_array_get(con, 1)) };
-		if (ws.ws_row && ws.ws_col)
-			ioctl(master, TIOCSWINSZ, &ws);
-	}
-	snprintf(path, sizeof(path), "/dev/pts/%d", ptn);
-	_cleanup_close_ int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		CHILD_SYS(c, e, errno, "opening %s", path);
-	if (u->uid != 0 && fchown(slave, u->uid, (gid_t)-1) < 0)
-		CHILD_SYS(c, e, errno, "chown %s", path);
-	for (int i = 0; i < 3; i++)
-		if (dup2(slave, i) < 0)
-			CHILD_SYS(c, e, errno, "setting up stdio");
-	if (ioctl(0, TIOCSCTTY, 0) < 0)
-		CHILD_SYS(c, e, errno, "setting the controlling terminal");
-
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'm';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(c->console_sock[1], &msg, MSG_NOSIGNAL) != 1)
-		CHILD_SYS(c, e, errno, "handing the pty to the monitor");
-}
-
-static int recv_console(struct spawn_ctx *c, struct skiff_proc *out, struct skiff_error *err)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	int master = -1;
-
-	if (recvmsg(c->console_sock[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "receiving the container's pty");
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return skiff_error_set(err, SKIFF_EINTERNAL, EPROTO, "receiving the container's pty: no fd");
-	memcpy(&master, CMSG_DATA(cm), sizeof(int));
-	out->stdout_fd = master;
-	if (c->want_stdin) {
-		out->stdin_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
-		if (out->stdin_fd < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "dup of the pty");
-	}
-	return 0;
-}
-
-/* Docker's exec.LookPath inside the container; reports like runc does. */
-static int find_exec(struct spawn_ctx *c, char *out, size_t outlen, struct skiff_error *e)
-{
-	const char *a0 = c->args[0];
-	struct stat st;
-	if (strchr(a0, '/')) {
-		if (stat(a0, &st) < 0)
-			return skiff_error_set(e, SKIFF_EINVAL, errno, "exec: \"%s\": stat %s: %s", a0, a0,
-					       errno == ENOENT ? "no such file or directory" : strerror(errno));
-		snprintf(out, outlen, "%s", a0);
-		return 0;
-	}
-	const char *path = env_get(c->env, "PATH");
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", path ? path : DEFAULT_PATH);
-	char *save = NULL;
-	for (char *dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		snprintf(out, outlen, "%s/%s", *dir ? dir : ".", a0);
-		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
-			return 0;
-	}
-	return skiff_error_set(e, SKIFF_EINVAL, ENOENT, "exec: \"%s\": executable file not found in $PATH", a0);
-}
-
-/* rt_sigaction directly: glibc refuses its internal signals 32 and 33, and
- * an ignored one inherited from whoever started the monitor would reach the
- * container (exec keeps SIG_IGN). */
-static void reset_signal(int sig)
-{
-	struct {
-		void (*handler)(int);
-		unsigned long flags;
-		void (*restorer)(void);
-		uint64_t mask;
-	} ksa = { .handler = SIG_DFL };
-	syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
-}
-
 static __attribute__((noreturn)) void child_main(struct spawn_ctx *c)
 {
 	struct skiff_error e = { 0 };
 	struct skiff_user u;
 	char exe[4096];
-	sigset_t all;
 
 	SPAWN_TRACE("child: running");
 	/* the parent blocked every signal around clone3: reset our handlers
 	 * (and SIG_IGN, which exec keeps) before anything can be delivered */
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			reset_signal(s);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	skiff_child_reset_signals();
 	umask(0);
 	SPAWN_TRACE("child: signals reset");
 
-	if (setsid() < 0)
-		CHILD_SYS(c, &e, errno, "setsid");
-	for (int i = 0; i < 3 && !c->tty; i++)
-		if (dup2(c->stdio[i], i) < 0)
-			CHILD_SYS(c, &e, errno, "setting up stdio");
+	CHILD_TRY(c, &e, skiff_child_stdio(&c->io, c->tty, &e));
 	SPAWN_TRACE("child: setsid+stdio");
 
 	if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) < 0)
@@ -369,75 +173,30 @@ static __attribute__((noreturn)) void child_main(struct spawn_ctx *c)
 	if (skiff_user_resolve(rootfd, c->user, &u, &e) < 0)
 		child_fail(c, &e);
 	SPAWN_TRACE("child: user resolve");
-	if (!env_get(c->env, "HOME")) {
-		char **p = c->env;
-		while (*p)
-			p++;
-		if (asprintf(p, "HOME=%s", u.home) < 0)
-			CHILD_SYS(c, &e, ENOMEM, "setting HOME");
-	}
+	CHILD_TRY(c, &e, skiff_child_set_home(c->env, &u, &e));
 	if (c->tty)
-		setup_console(c, &u, &e);
-	for (int i = 0; i < c->nrl; i++)
-		if (setrlimit(c->rl[i].res, &c->rl[i].rl) < 0)
-			CHILD_SYS(c, &e, errno, "setting rlimit");
+		CHILD_TRY(c, &e, skiff_child_console(c->spec, &c->io, &u, &e));
+	CHILD_TRY(c, &e, skiff_child_set_rlimits(c->rl, c->nrl, &e));
 	/* Docker creates a missing working dir */
 	const char *cwd = c->cwd && *c->cwd ? c->cwd : "/";
 	int r = skiff_mkdir_p(cwd, 0755);
 	if (r < 0 || chdir(cwd) < 0)
 		CHILD_SYS(c, &e, r < 0 ? -r : errno, "chdir to cwd (\"%s\") set in config.json failed", cwd);
 	SPAWN_TRACE("child: rlimits+cwd");
-	if (find_exec(c, exe, sizeof(exe), &e) < 0)
-		child_fail(c, &e);
+	CHILD_TRY(c, &e, skiff_child_find_exec(c->args, c->env, exe, sizeof(exe), &e));
 	SPAWN_TRACE("child: find exec");
 	if (skiff_rootfs_finish(&c->rootfs, &e) < 0)
 		child_fail(c, &e);
 
-	/* identity: bounding set first (needs CAP_SETPCAP), keep the permitted
-	 * set across setuid so seccomp can still be installed, then settle. */
-	if (!c->privileged && (r = skiff_caps_bound(c->caps)) < 0)
-		CHILD_SYS(c, &e, -r, "dropping bounding capabilities");
-	SPAWN_TRACE("child: caps bounding");
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		CHILD_SYS(c, &e, errno, "PR_SET_KEEPCAPS");
-	/* raw syscalls: glibc's set*id would signal the threads it believes it
-	 * has, and with CLONE_VM its thread list is the parent's */
-	if (syscall(SYS_setgroups, (size_t)u.ngroups, u.groups) < 0)
-		CHILD_SYS(c, &e, errno, "setgroups");
-	if (syscall(SYS_setresgid, u.gid, u.gid, u.gid) < 0)
-		CHILD_SYS(c, &e, errno, "setgid %u", u.gid);
-	if (syscall(SYS_setresuid, u.uid, u.uid, u.uid) < 0)
-		CHILD_SYS(c, &e, errno, "setuid %u", u.uid);
-	SPAWN_TRACE("child: setgroups/gid/uid");
-	/* Docker: a non-root user starts with no effective/permitted caps */
-	uint64_t final = u.uid == 0 ? c->caps : 0;
-	if (c->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		CHILD_SYS(c, &e, errno, "no_new_privileges");
-	if (c->seccomp && !c->nnp) {
-		/* without no_new_privs the filter needs CAP_SYS_ADMIN: install it
-		 * before the final capset (which the default profile allows) */
-		if ((r = skiff_caps_raise()) < 0)
-			CHILD_SYS(c, &e, -r, "capset before seccomp");
-		if ((r = skiff_seccomp_apply(c->seccomp)) < 0)
-			CHILD_SYS(c, &e, -r, "installing seccomp filter");
-	}
-	if ((r = skiff_caps_set(final)) < 0)
-		CHILD_SYS(c, &e, -r, "capset");
-	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	if (c->seccomp && c->nnp && (r = skiff_seccomp_apply(c->seccomp)) < 0)
-		CHILD_SYS(c, &e, -r, "installing seccomp filter");
+	CHILD_TRY(c, &e, skiff_child_set_identity(&c->privs, &u, &e));
+	SPAWN_TRACE("child: caps bounding+setgroups/gid/uid");
+	CHILD_TRY(c, &e, skiff_child_apply_privs(&c->privs, &u, &e));
 	SPAWN_TRACE("child: seccomp+capset");
 
 	umask(022);
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
 	SPAWN_TRACE("child: execve");
-	execve(exe, c->args, c->env);
-	if (errno == EACCES)
-		skiff_error_set(&e, SKIFF_EINVAL, EACCES, "exec: \"%s\": permission denied", c->args[0]);
-	else if (errno == ENOENT)
-		skiff_error_set(&e, SKIFF_EINVAL, ENOENT, "exec: \"%s\": no such file or directory", c->args[0]);
-	else
-		skiff_error_sys(&e, SKIFF_EINVAL, errno, "exec: \"%s\"", c->args[0]);
+	skiff_child_execve(exe, c->args, c->env, &e);
 	child_fail(c, &e);
 }
 
@@ -456,27 +215,14 @@ static int parse_spec(struct spawn_ctx *c, struct skiff_error *err)
 	c->id = skiff_json_str(spec, "id", NULL);
 	if (!c->id || !*c->id || strchr(c->id, '/') || strlen(c->id) > 128)
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "spec: invalid container id");
-	c->args = skiff_json_strv(json_object_get(spec, "args"));
-	if (!c->args || !c->args[0] || !*c->args[0])
-		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "spec: no command specified");
-	const json_t *env = json_object_get(spec, "env");
-	size_t nenv = json_is_array(env) ? json_array_size(env) : 0;
-	c->env = calloc(nenv + 3, sizeof(char *));
-	if (!c->env)
-		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
-	for (size_t i = 0; i < nenv; i++) {
-		const char *s = json_string_value(json_array_get(env, i));
-		if (!s || !(c->env[i] = strdup(s)))
-			return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "spec: env entries must be strings");
-	}
+	if ((r = skiff_child_parse_cmd(spec, "spec", 2, &c->args, &c->env, err)) < 0)
+		return r;
 	c->cwd = skiff_json_str(spec, "cwd", "/");
 	c->user = skiff_json_str(spec, "user", "");
 	c->hostname = skiff_json_str(spec, "hostname", NULL);
 	c->domainname = skiff_json_str(spec, "domainname", NULL);
 	c->tty = skiff_json_bool(spec, "tty", false);
 	c->want_stdin = skiff_json_bool(spec, "stdin", false);
-	c->privileged = skiff_json_bool(spec, "privileged", false);
-	c->nnp = skiff_json_bool(spec, "no_new_privileges", false);
 
 	const char *net = ns_mode(spec, "net");
 	c->netns_fd = -1;
@@ -493,45 +239,9 @@ static int parse_spec(struct spawn_ctx *c, struct skiff_error *err)
 	c->new_uts = strcmp(ns_mode(spec, "uts"), "host") != 0;
 	c->new_cgroupns = strcmp(ns_mode(spec, "cgroup"), "host") != 0;
 
-	if (c->privileged) {
-		c->caps = skiff_caps_all() & skiff_caps_permitted();
-	} else if (json_is_array(json_object_get(spec, "caps"))) {
-		_cleanup_strv_ char **names = skiff_json_strv(json_object_get(spec, "caps"));
-		if ((r = skiff_caps_from_names((const char *const *)names, &c->caps, err)) < 0)
-			return r;
-	} else {
-		c->caps = skiff_caps_default();
-	}
-
-	const json_t *sc = json_object_get(spec, "seccomp");
-	bool unconfined = c->privileged || json_is_null(sc) ||
-			  (json_is_string(sc) && !strcmp(json_string_value(sc), "unconfined"));
-	if (!unconfined) {
-		if ((r = seccomp_cached(json_is_object(sc) ? sc : NULL, c->caps, &c->seccomp, err)) < 0)
-			return r;
-	}
-
-	const json_t *rls = json_object_get(spec, "rlimits");
-	size_t i;
-	json_t *rl;
-	json_array_foreach(rls, i, rl) {
-		const char *name = skiff_json_str(rl, "name", "");
-		size_t k;
-		if (!strncasecmp(name, "RLIMIT_", 7))
-			name += 7;
-		for (k = 0; k < ARRAY_SIZE(rlimit_names); k++)
-			if (!strcasecmp(rlimit_names[k].name, name))
-				break;
-		if (k == ARRAY_SIZE(rlimit_names) || c->nrl >= (int)ARRAY_SIZE(c->rl))
-			return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid ulimit: unknown name \"%s\"", name);
-		c->rl[c->nrl].res = rlimit_names[k].resource;
-		c->rl[c->nrl].rl.rlim_cur = (rlim_t)skiff_json_int(rl, "soft", 0);
-		c->rl[c->nrl].rl.rlim_max = (rlim_t)skiff_json_int(rl, "hard", 0);
-		if (c->rl[c->nrl].rl.rlim_cur > c->rl[c->nrl].rl.rlim_max)
-			return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
-					       "invalid ulimit: soft limit is greater than hard limit for \"%s\"", name);
-		c->nrl++;
-	}
+	if ((r = skiff_child_parse_privs(spec, &c->privs, err)) < 0 ||
+	    (r = skiff_child_parse_rlimits(json_object_get(spec, "rlimits"), true, c->rl, &c->nrl, err)) < 0)
+		return r;
 
 	if ((r = skiff_rootfs_from_spec(spec, &c->rootfs, err)) < 0)
 		return r;
@@ -541,56 +251,13 @@ static int parse_spec(struct spawn_ctx *c, struct skiff_error *err)
 	return 0;
 }
 
-static int setup_stdio(struct spawn_ctx *c, struct skiff_proc *out, struct skiff_error *err)
-{
-	int p[2];
-	out->stdin_fd = out->stdout_fd = out->stderr_fd = -1;
-	if (c->tty) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->console_sock) < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "socketpair for the pty");
-		return 0;
-	}
-	if (c->want_stdin) {
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "pipe");
-		c->stdio[0] = p[0];
-		out->stdin_fd = p[1];
-	} else {
-		c->stdio[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (c->stdio[0] < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening /dev/null");
-	}
-	for (int i = 1; i <= 2; i++) {
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "pipe");
-		c->stdio[i] = p[1];
-		if (i == 1)
-			out->stdout_fd = p[0];
-		else
-			out->stderr_fd = p[0];
-	}
-	return 0;
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static void ctx_free(struct spawn_ctx *c)
 {
 	skiff_strvfree(c->args);
 	skiff_strvfree(c->env);
 	skiff_rootfs_free(&c->rootfs);
-	close_fd(&c->netns_fd);
-	for (int i = 0; i < 3; i++)
-		close_fd(&c->stdio[i]);
-	close_fd(&c->errpipe[0]);
-	close_fd(&c->errpipe[1]);
-	close_fd(&c->console_sock[0]);
-	close_fd(&c->console_sock[1]);
+	skiff_child_close_fd(&c->netns_fd);
+	skiff_child_io_close(&c->io);
 }
 
 /* The child shares the parent's memory (CLONE_VM) and the parent sleeps
@@ -658,7 +325,7 @@ static void *child_stack(void)
 static void child_entry(void *arg)
 {
 	struct spawn_ctx *c = arg;
-	close(c->errpipe[0]);
+	close(c->io.errpipe[0]);
 	child_main(c);
 }
 
@@ -730,9 +397,7 @@ int skiff_spawn(const struct skiff_cgroup_layout *cg, const json_t *spec, struct
 	struct spawn_ctx c = { .spec = spec,
 			       .cg = cg,
 			       .netns_fd = -1,
-			       .stdio = { -1, -1, -1 },
-			       .console_sock = { -1, -1 },
-			       .errpipe = { -1, -1 } };
+			       .io = SKIFF_CHILD_IO_INIT };
 	struct skiff_cgroup_limits lim;
 	bool cg_made = false;
 	int r, pidfd = -1;
@@ -754,9 +419,9 @@ int skiff_spawn(const struct skiff_cgroup_layout *cg, const json_t *spec, struct
 	cg_made = true;
 	SPAWN_TRACE("parent: cgroup create");
 	cgfd = skiff_cgroup_open_v2(cg, c.id);
-	if ((r = setup_stdio(&c, out, err)) < 0)
+	if ((r = skiff_child_setup_stdio(&c.io, c.tty, c.want_stdin, out, err)) < 0)
 		goto fail;
-	if (pipe2(c.errpipe, O_CLOEXEC) < 0) {
+	if (pipe2(c.io.errpipe, O_CLOEXEC) < 0) {
 		r = skiff_error_sys(err, SKIFF_EINTERNAL, errno, "pipe");
 		goto fail;
 	}
@@ -778,20 +443,9 @@ int skiff_spawn(const struct skiff_cgroup_layout *cg, const json_t *spec, struct
 	}
 
 	SPAWN_TRACE("parent: clone3 returned");
-	close_fd(&c.errpipe[1]);
-	for (int i = 0; i < 3; i++)
-		close_fd(&c.stdio[i]);
-	struct child_error ce;
-	ssize_t n;
-	do
-		n = read(c.errpipe[0], &ce, sizeof(ce));
-	while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		ce.msg[sizeof(ce.msg) - 1] = '\0';
-		r = skiff_error_set(err, ce.status, ce.errnum, "%s", ce.msg);
+	if ((r = skiff_child_collect(&c.io, err)) < 0)
 		goto fail;
-	}
-	if (c.tty && (r = recv_console(&c, out, err)) < 0)
+	if (c.tty && (r = skiff_child_recv_console(&c.io, c.want_stdin, "the container's pty", out, err)) < 0)
 		goto fail;
 	out->pid = pid;
 	out->pidfd = pidfd;
@@ -808,9 +462,9 @@ fail:
 		close(pidfd);
 	if (cg_made)
 		skiff_cgroup_destroy(cg, c.id);
-	close_fd(&out->stdin_fd);
-	close_fd(&out->stdout_fd);
-	close_fd(&out->stderr_fd);
+	skiff_child_close_fd(&out->stdin_fd);
+	skiff_child_close_fd(&out->stdout_fd);
+	skiff_child_close_fd(&out->stderr_fd);
 	out->pid = -1;
 	ctx_free(&c);
 	return r;
