@@ -23,6 +23,7 @@
 #include "../userspace/runtime/start-trace.h"
 #include "http.h"
 #include "routes.h"
+#include "stream.h"
 
 static struct skiff_ctr *lookup(struct skiff_http_req *req)
 {
@@ -531,169 +532,9 @@ static void h_logs(struct skiff_http_req *req)
 
 /* ---- attach --------------------------------------------------------------- */
 
-struct attach_ctx {
-	struct skiff_daemon *d;
-	char id[65];
-	struct bufferevent *bev;
-	struct skiff_attach *a;
-	bool tty, out_on, err_on, stdin_once, client_eof, ended, closing, ref;
-	int stdin_fd;
-	struct event *stdin_ev;
-	struct evbuffer *inbuf;
-};
-
-static void attach_teardown(struct attach_ctx *x)
+static void attach_unref(void *data, const char *id)
 {
-	if (x->a)
-		skiff_attach_close(x->a);
-	if (x->stdin_ev)
-		event_free(x->stdin_ev);
-	if (x->stdin_fd >= 0)
-		close(x->stdin_fd);
-	if (x->bev)
-		bufferevent_free(x->bev);
-	if (x->inbuf)
-		evbuffer_free(x->inbuf);
-	if (x->ref)
-		skiff_container_attach_unref(x->d, x->id);
-	free(x);
-}
-
-static void teardown_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	attach_teardown(arg);
-}
-
-/* Out of the current callback stack: the monitor client or libevent may
- * still touch what we would free. */
-static void attach_finish(struct attach_ctx *x)
-{
-	if (x->closing)
-		return;
-	x->closing = true;
-	if (x->bev)
-		bufferevent_disable(x->bev, EV_READ);
-	if (event_base_once(x->d->base, -1, EV_TIMEOUT, teardown_cb, x, NULL) < 0)
-		log_warn("attach %.12s: cannot schedule teardown", x->id);
-}
-
-static void stdin_close(struct attach_ctx *x)
-{
-	if (x->stdin_ev) {
-		event_free(x->stdin_ev);
-		x->stdin_ev = NULL;
-	}
-	if (x->stdin_fd >= 0) {
-		close(x->stdin_fd);
-		x->stdin_fd = -1;
-	}
-}
-
-static void stdin_flush(struct attach_ctx *x)
-{
-	while (x->stdin_fd >= 0 && evbuffer_get_length(x->inbuf)) {
-		int n = evbuffer_write(x->inbuf, x->stdin_fd);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR) {
-				if (x->stdin_ev)
-					event_add(x->stdin_ev, NULL);
-				return;
-			}
-			/* the process closed its stdin: drop what the client sends */
-			evbuffer_drain(x->inbuf, evbuffer_get_length(x->inbuf));
-			stdin_close(x);
-			return;
-		}
-	}
-	if (x->client_eof && x->stdin_fd >= 0 && !evbuffer_get_length(x->inbuf) && x->stdin_once)
-		stdin_close(x);
-}
-
-static void stdin_writable(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	stdin_flush(arg);
-}
-
-static void a_on_stdin(int fd, void *data)
-{
-	struct attach_ctx *x = data;
-	if (fd < 0 || x->closing) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	if (x->stdin_fd >= 0)
-		close(x->stdin_fd);
-	x->stdin_fd = fd;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	x->stdin_ev = event_new(x->d->base, fd, EV_WRITE, stdin_writable, x);
-	stdin_flush(x);
-}
-
-static void a_on_output(int stream, const void *buf, size_t len, void *data)
-{
-	struct attach_ctx *x = data;
-	struct evbuffer *out;
-	unsigned char hdr[8];
-
-	if (x->closing || !x->bev)
-		return;
-	if ((stream == 1 && !x->out_on) || (stream == 2 && !x->err_on))
-		return;
-	out = bufferevent_get_output(x->bev);
-	if (!x->tty) {
-		skiff_http_mux_header(hdr, stream, len);
-		evbuffer_add(out, hdr, 8);
-	}
-	evbuffer_add(out, buf, len);
-}
-
-static void a_flushed(struct bufferevent *bev, void *arg)
-{
-	struct attach_ctx *x = arg;
-	if (x->ended && !evbuffer_get_length(bufferevent_get_output(bev)))
-		attach_finish(x);
-}
-
-static void a_on_end(void *data)
-{
-	struct attach_ctx *x = data;
-	START_TRACE(x->id, "api:attach-end");
-	x->ended = true;
-	if (!x->bev || !evbuffer_get_length(bufferevent_get_output(x->bev)))
-		attach_finish(x);
-	/* else a_flushed finishes once the output is out */
-}
-
-static void a_client_read(struct bufferevent *bev, void *arg)
-{
-	struct attach_ctx *x = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	if (!x->inbuf) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return;
-	}
-	evbuffer_add_buffer(x->inbuf, in);
-	stdin_flush(x);
-}
-
-static void a_client_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct attach_ctx *x = arg;
-	(void)bev;
-	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) && !(what & BEV_EVENT_ERROR)) {
-		/* half-close: the client finished sending stdin, output still flows */
-		x->client_eof = true;
-		if (x->inbuf)
-			stdin_flush(x);
-		if (x->ended)
-			attach_finish(x);
-		return;
-	}
-	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))
-		attach_finish(x);
+	skiff_container_attach_unref(data, id);
 }
 
 static void h_attach(struct skiff_http_req *req)
@@ -701,70 +542,50 @@ static void h_attach(struct skiff_http_req *req)
 	struct skiff_error err = { 0 };
 	struct skiff_daemon *d = req->daemon;
 	struct skiff_ctr *c = lookup(req);
-	struct attach_ctx *x;
-	bool want_stdin, stream, logs;
+	struct skiff_stream *s;
+	struct skiff_attach *a = NULL;
+	bool stream, logs;
+	struct skiff_stream_opts o = { .what = "attach", .end_trace = "api:attach-end" };
 
 	if (!c)
 		return;
 	START_TRACE(c->id, "api:attach");
-	want_stdin = skiff_http_query_bool(req, "stdin", false) && skiff_json_bool(c->config, "OpenStdin", false);
+	o.stdin = skiff_http_query_bool(req, "stdin", false) && skiff_json_bool(c->config, "OpenStdin", false);
 	stream = skiff_http_query_bool(req, "stream", false);
 	logs = skiff_http_query_bool(req, "logs", false);
 	if (!d->monitor && stream)
 		return skiff_http_reply_error(req, 500, "the container monitor is not connected");
-	x = calloc(1, sizeof(*x));
-	if (!x)
-		return skiff_http_reply_error(req, 500, "out of memory");
-	x->d = d;
-	x->stdin_fd = -1;
-	memcpy(x->id, c->id, 65);
-	x->tty = skiff_json_bool(c->config, "Tty", false);
-	x->out_on = skiff_http_query_bool(req, "stdout", false);
-	x->err_on = skiff_http_query_bool(req, "stderr", false);
-	x->stdin_once = skiff_json_bool(c->config, "StdinOnce", false);
-	if (want_stdin && !(x->inbuf = evbuffer_new())) {
-		free(x);
-		return skiff_http_reply_error(req, 500, "out of memory");
-	}
-	x->bev = skiff_http_hijack(req, x->tty ? "application/vnd.docker.raw-stream"
-					       : "application/vnd.docker.multiplexed-stream");
-	if (!x->bev) {
-		attach_teardown(x);
+	o.id = c->id;
+	o.tty = skiff_json_bool(c->config, "Tty", false);
+	o.out_on = skiff_http_query_bool(req, "stdout", false);
+	o.err_on = skiff_http_query_bool(req, "stderr", false);
+	o.eof_closes_stdin = skiff_json_bool(c->config, "StdinOnce", false);
+	if (!(s = skiff_stream_hijack(req, &o)))
 		return;
-	}
-	bufferevent_setcb(x->bev, a_client_read, a_flushed, a_client_event, x);
-	bufferevent_enable(x->bev, EV_READ | EV_WRITE);
 
-	if (logs && (x->out_on || x->err_on)) {
-		struct logs_ctx l = { .bev = x->bev, .tty = x->tty, .fd = -1 };
+	if (logs && (o.out_on || o.err_on)) {
+		struct logs_ctx l = { .bev = skiff_stream_bev(s), .tty = o.tty, .fd = -1 };
 		_cleanup_free_ char *path = skiff_container_log_path(c);
-		l.o.stdout_on = x->out_on;
-		l.o.stderr_on = x->err_on;
+		l.o.stdout_on = o.out_on;
+		l.o.stderr_on = o.err_on;
 		l.o.tail = -1;
 		if (path)
 			skiff_logfile_read(path, &l.o, log_cb, &l, NULL, NULL);
 	}
-	if (!stream) {
-		x->ended = true;
-		a_flushed(x->bev, x);
-		return;
-	}
-	struct skiff_attach_ops ops = {
-		.on_stdin = a_on_stdin, .on_output = a_on_output, .on_end = a_on_end, .data = x,
-	};
-	if (skiff_monitor_attach(d->monitor, c->id, want_stdin, &ops, &x->a, &err) < 0) {
+	if (!stream)
+		return skiff_stream_end(s);
+	struct skiff_attach_ops ops = { 0 };
+	skiff_stream_fill_ops(s, &ops);
+	if (skiff_monitor_attach(d->monitor, c->id, o.stdin, &ops, &a, &err) < 0) {
 		log_warn("attach %.12s: %s", c->id, err.msg);
-		x->a = NULL;
-		x->ended = true;
-		a_flushed(x->bev, x);
-		return;
+		return skiff_stream_end(s);
 	}
+	skiff_stream_set_attach(s, a);
 	skiff_container_attach_ref(c);
-	x->ref = true;
+	skiff_stream_set_owner(s, attach_unref, d);
 	skiff_container_event(d, c, "attach", NULL);
 	/* bytes the client sent with the request are already buffered */
-	if (evbuffer_get_length(bufferevent_get_input(x->bev)))
-		a_client_read(x->bev, x);
+	skiff_stream_pump(s);
 }
 
 /* ---- routes ---------------------------------------------------------------- */
