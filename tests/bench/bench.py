@@ -383,5 +383,39 @@ def write_report(rows, dens, extra=()):
     print("\n".join(out))
 
 
+def standalone_section(module):
+    """`python3 tests/bench/<section>.py [--out FILE]`: runs one extra section
+    against its own skiffd with busybox loaded, prints its Markdown."""
+    out = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--out":
+        out = sys.argv[2]
+    elif len(sys.argv) != 1:
+        raise SystemExit("usage: %s [--out FILE]" % os.path.basename(sys.argv[0]))
+    work = tempfile.mkdtemp(prefix="skiff-bench-section-")
+    d = Daemon()
+    api = None
+    try:
+        tarball = os.path.join(work, "busybox.tar")
+        subprocess.run([os.path.join(ROOT, "tools", "mkimage-busybox"), tarball], check=True,
+                       stdout=subprocess.DEVNULL)
+        api = d.start()
+        with open(tarball, "rb") as f:
+            st, body = api("POST", "/images/load?quiet=1", f.read(), {"Content-Type": "application/x-tar"})
+        if st != 200:
+            raise SystemExit("loading busybox failed: %d %s" % (st, body[:200]))
+        res = module.run(api, d.proc.pid, d.sock)
+    finally:
+        if api:
+            d.stop(api)
+        else:
+            shutil.rmtree(d.base, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    text = "\n".join(module.markdown(res))
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+
+
 if __name__ == "__main__":
     main()

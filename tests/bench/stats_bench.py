@@ -153,40 +153,5 @@ def markdown(res):
         ""]
 
 
-def main():
-    out = None
-    if len(sys.argv) == 3 and sys.argv[1] == "--out":
-        out = sys.argv[2]
-    elif len(sys.argv) != 1:
-        raise SystemExit("usage: stats_bench.py [--out FILE]")
-    import subprocess
-    import shutil
-    import tempfile
-    work = tempfile.mkdtemp(prefix="skiff-bench-stats-")
-    d = bench.Daemon()
-    api = None
-    try:
-        tarball = os.path.join(work, "busybox.tar")
-        subprocess.run([os.path.join(bench.ROOT, "tools", "mkimage-busybox"), tarball], check=True,
-                       stdout=subprocess.DEVNULL)
-        api = d.start()
-        with open(tarball, "rb") as f:
-            st, body = api("POST", "/images/load?quiet=1", f.read(), {"Content-Type": "application/x-tar"})
-        if st != 200:
-            raise SystemExit("loading busybox failed: %d %s" % (st, body[:200]))
-        res = run(api, d.proc.pid, d.sock)
-    finally:
-        if api:
-            d.stop(api)
-        else:
-            shutil.rmtree(d.base, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
-    text = "\n".join(markdown(res))
-    print(text)
-    if out:
-        with open(out, "w") as f:
-            f.write(text)
-
-
 if __name__ == "__main__":
-    main()
+    bench.standalone_section(sys.modules[__name__])
