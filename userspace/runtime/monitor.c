@@ -624,6 +624,32 @@ static char *pick_path(struct monitord *m, const json_t *req, const json_t *spec
 	return v ? strdup(v) : default_path(m, id, suffix);
 }
 
+/* A started process's output is read as it comes (init or exec alike), and
+ * subscribers waiting for stdin get it now. A StdinOnce container that
+ * nobody attached stdin to keeps its copy here (docker run -d -i); the
+ * first stdin attacher takes it. */
+static void ctr_watch_output(struct monitord *m, struct ctr *c, const struct skiff_proc *p)
+{
+	int fds[2] = { p->stdout_fd, p->stderr_fd };
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+		c->out[i].fd = fds[i];
+		c->out[i].ev = event_new(m->base, fds[i], EV_READ | EV_PERSIST, stream_on_read, c);
+		if (c->out[i].ev)
+			event_add(c->out[i].ev, NULL);
+		c->nopen++;
+	}
+	if (c->tty)
+		c->tty_fd = p->stdout_fd >= 0 ? fcntl(p->stdout_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	for (struct sub *s = c->subs, *next; s; s = next) {
+		next = s->next;
+		sub_give_stdin(s);
+	}
+}
+
 static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 {
 	const json_t *spec = json_object_get(req, "spec");
@@ -679,26 +705,7 @@ static json_t *op_spawn(struct monitord *m, struct conn *k, const json_t *req)
 	c->stdin_once = skiff_json_bool(spec, "stdin_once", false);
 	c->running = true;
 	c->started = skiff_now();
-	int fds[2] = { p.stdout_fd, p.stderr_fd };
-	for (int i = 0; i < 2; i++) {
-		if (fds[i] < 0)
-			continue;
-		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-		c->out[i].fd = fds[i];
-		c->out[i].ev = event_new(m->base, fds[i], EV_READ | EV_PERSIST, stream_on_read, c);
-		if (c->out[i].ev)
-			event_add(c->out[i].ev, NULL);
-		c->nopen++;
-	}
-	if (c->tty)
-		c->tty_fd = p.stdout_fd >= 0 ? fcntl(p.stdout_fd, F_DUPFD_CLOEXEC, 0) : -1;
-	/* a StdinOnce container that nobody attached stdin to keeps its copy
-	 * here (docker run -d -i); the first stdin attacher takes it */
-	for (struct sub *s = c->subs, *next; s; s = next) {
-		next = s->next;
-		sub_give_stdin(s);
-	}
+	ctr_watch_output(m, c, &p);
 	log_info("container %.12s: started pid %d", id, (int)p.pid);
 	START_TRACE(id, "mon:spawned");
 	return json_pack("{s:b, s:i}", "ok", 1, "pid", (int)p.pid);
@@ -750,23 +757,7 @@ static json_t *op_exec(struct monitord *m, struct conn *k, const json_t *req)
 	c->stdin_once = true; /* the exec's stdin ends when its one client half-closes */
 	c->running = true;
 	c->started = skiff_now();
-	int fds[2] = { p.stdout_fd, p.stderr_fd };
-	for (int i = 0; i < 2; i++) {
-		if (fds[i] < 0)
-			continue;
-		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-		c->out[i].fd = fds[i];
-		c->out[i].ev = event_new(m->base, fds[i], EV_READ | EV_PERSIST, stream_on_read, c);
-		if (c->out[i].ev)
-			event_add(c->out[i].ev, NULL);
-		c->nopen++;
-	}
-	if (c->tty)
-		c->tty_fd = p.stdout_fd >= 0 ? fcntl(p.stdout_fd, F_DUPFD_CLOEXEC, 0) : -1;
-	for (struct sub *s = c->subs, *next; s; s = next) {
-		next = s->next;
-		sub_give_stdin(s);
-	}
+	ctr_watch_output(m, c, &p);
 	return json_pack("{s:b, s:i}", "ok", 1, "pid", (int)p.pid);
 }
 
