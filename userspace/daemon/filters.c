@@ -8,6 +8,7 @@
 
 #include "../lib/cleanup.h"
 #include "../lib/json.h"
+#include "health.h"
 
 static const char *const ps_filters[] = { "id", "name", "label", "label!", "status", "ancestor", "exited",
 					  "before", "since", "until", "health", "volume", "network", "publish",
@@ -34,6 +35,10 @@ int skiff_ps_filters_check(const json_t *filters, bool prune, struct skiff_error
 			const char *s = json_string_value(e);
 			if (!s)
 				return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid filter '%s'", k);
+			if (!strcmp(k, "health") && strcmp(s, "starting") && strcmp(s, "healthy") &&
+			    strcmp(s, "unhealthy") && strcmp(s, "none"))
+				return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+						       "Unrecognised filter value for health: %s", s);
 			if (!strcmp(k, "status") && skiff_ctr_status_parse(s) < 0)
 				return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid filter 'status=%s'", s);
 			if (!strcmp(k, "exited")) {
@@ -111,12 +116,51 @@ static bool m_exited(const struct skiff_ctr *c, const char *v)
 	return c->status == SKIFF_CTR_EXITED && c->exit_code == atoi(v);
 }
 
+static bool m_health(const struct skiff_ctr *c, const char *v)
+{
+	return !strcmp(skiff_health_status(c), v);
+}
+
+static bool m_network(const struct skiff_ctr *c, const char *v)
+{
+	const char *mode = skiff_json_str(c->host_config, "NetworkMode", "default");
+	if (!strcmp(mode, "default"))
+		mode = "bridge";
+	return !strcmp(mode, v);
+}
+
+/* Docker matches a mount's volume name or its destination */
+static bool m_volume(const struct skiff_ctr *c, const char *v)
+{
+	json_t *m;
+	size_t i;
+	json_array_foreach(c->mounts, i, m) if (!strcmp(skiff_json_str(m, "Name", ""), v) ||
+						!strcmp(skiff_json_str(m, "Destination", ""), v)) return true;
+	return false;
+}
+
+/* No ports are published or exposed until networking lands. */
+static bool m_no_ports(const struct skiff_ctr *c, const char *v)
+{
+	(void)c;
+	(void)v;
+	return false;
+}
+
+/* skiff has no swarm tasks */
+static bool m_is_task(const struct skiff_ctr *c, const char *v)
+{
+	(void)c;
+	return !strcmp(v, "false");
+}
+
 static const struct {
 	const char *name;
 	match_fn fn;
 } matchers[] = {
-	{ "id", m_id },         { "name", m_name },       { "label", m_label },
-	{ "status", m_status }, { "ancestor", m_ancestor }, { "exited", m_exited },
+	{ "id", m_id },	      { "name", m_name },	  { "label", m_label },	     { "status", m_status },
+	{ "ancestor", m_ancestor }, { "exited", m_exited },	  { "health", m_health },    { "network", m_network },
+	{ "volume", m_volume },     { "publish", m_no_ports }, { "expose", m_no_ports }, { "is-task", m_is_task },
 };
 
 static bool until_ok(const struct skiff_ctr *c, const char *v, const struct timespec *now)
