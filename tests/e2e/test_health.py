@@ -157,21 +157,25 @@ def test_ps_filters_health_network_volume(docker, name):
     sick, plain = name(), name()
     docker("run", "-d", "--name", sick, "--health-cmd", "false", "--health-interval", "200ms",
            "--health-retries", "1", "-v", "/data", IMAGE, "sleep", "1000")
-    docker("run", "-d", "--name", plain, "--network", "none", IMAGE, "sleep", "1000")
+    try:
+        docker("run", "-d", "--name", plain, "--network", "none", IMAGE, "sleep", "1000")
 
-    def names(*filters):
-        args = ["ps", "--format", "{{.Names}}"]
-        for f in filters:
-            args += ["--filter", f]
-        return set(docker(*args).stdout.split()) & {sick, plain}
+        def names(*filters):
+            args = ["ps", "--format", "{{.Names}}"]
+            for f in filters:
+                args += ["--filter", f]
+            return set(docker(*args).stdout.split()) & {sick, plain}
 
-    wait_for(lambda: names("health=unhealthy") == {sick}, timeout=10, what="health=unhealthy")
-    assert names("health=none") == {plain}
-    assert names("health=healthy") == set()
-    assert names("network=none") == {plain}
-    assert names("network=bridge") == {sick}
-    assert names("volume=/data") == {sick}
-    assert names("publish=80") == set()
-    assert names("is-task=false") == {sick, plain}
-    r = docker("ps", "--filter", "health=sickly", check=False)
-    assert r.returncode != 0 and "Unrecognised filter value for health: sickly" in r.stderr
+        wait_for(lambda: names("health=unhealthy") == {sick}, timeout=10, what="health=unhealthy")
+        assert names("health=none") == {plain}
+        assert names("health=healthy") == set()
+        assert names("network=none") == {plain}
+        assert names("network=bridge") == {sick}
+        assert names("volume=/data") == {sick}
+        assert names("publish=80") == set()
+        assert names("is-task=false") == {sick, plain}
+        r = docker("ps", "--filter", "health=sickly", check=False)
+        assert r.returncode != 0 and "Unrecognised filter value for health: sickly" in r.stderr
+    finally:
+        # -v: its anonymous volume must not outlive the test (volume prune tests count them)
+        docker("rm", "-f", "-v", sick, check=False)
