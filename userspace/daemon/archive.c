@@ -144,16 +144,14 @@ static int clean_abs(const char *in, char *out, size_t outlen)
 	return 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
-/* filepath.Base(p) == "." for the original path: "." or ending in "/." */
+/* filepath.Base(p) == "." for the original path: "." or ending in "/."
+ * (Base drops trailing slashes first, so "/etc/./" counts too) */
 static bool names_current_dir(const char *p)
 {
-	return !strcmp(p, ".") || ends_with(p, "/.");
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		n--;
+	return (n == 1 && p[0] == '.') || (n >= 2 && p[n - 1] == '.' && p[n - 2] == '/');
 }
 
 int skiff_archive_path_split(const char *path, struct skiff_archive_path *out)
@@ -170,7 +168,8 @@ int skiff_archive_path_split(const char *path, struct skiff_archive_path *out)
 			clean[len++] = '/';
 		clean[len++] = '.';
 		clean[len] = '\0';
-	} else if (path[0] && path[strlen(path) - 1] == '/' && clean[len - 1] != '/') {
+	}
+	if (path[0] && path[strlen(path) - 1] == '/' && clean[len - 1] != '/') {
 		clean[len++] = '/';
 		clean[len] = '\0';
 	}
