@@ -355,7 +355,15 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out, struct skiff_
 	struct stat st;
 	if (fd < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "seccomp: memfd_create");
-	int r = seccomp_export_bpf(ctx, fd);
+	/* A binary tree over syscall numbers instead of a linear list: the
+	 * program grows (982 -> 1226 insns for Docker's default profile) but the
+	 * kernel's install, which runs the filter once per syscall number to
+	 * build its allow-cache, drops from ~1.1-1.45 ms to ~0.55-0.7 ms per
+	 * container start on our VM (fork+install+exit, 1000 runs, alternated). */
+	int r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (r < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "seccomp: choosing the binary-tree layout");
+	r = seccomp_export_bpf(ctx, fd);
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "seccomp: exporting BPF");
 	if (fstat(fd, &st) < 0)
