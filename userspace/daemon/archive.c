@@ -110,38 +110,10 @@ char *skiff_base64_encode(const void *data, size_t len)
 /* Go's filepath.Clean of an absolute path: ".." stops at the root. */
 static int clean_abs(const char *in, char *out, size_t outlen)
 {
-	size_t len = 0;
-	const char *p = in;
-	while (*p) {
-		const char *s = p;
-		size_t n;
-		while (*p && *p != '/')
-			p++;
-		n = (size_t)(p - s);
-		while (*p == '/')
-			p++;
-		if (n == 0 || (n == 1 && s[0] == '.'))
-			continue;
-		if (n == 2 && s[0] == '.' && s[1] == '.') {
-			while (len > 0 && out[len - 1] != '/')
-				len--;
-			if (len > 0)
-				len--;
-			continue;
-		}
-		if (len + 1 + n + 1 > outlen)
-			return -ENAMETOOLONG;
-		out[len++] = '/';
-		memcpy(out + len, s, n);
-		len += n;
-	}
-	if (len == 0) {
-		if (outlen < 2)
-			return -ENAMETOOLONG;
-		out[len++] = '/';
-	}
-	out[len] = '\0';
-	return 0;
+	if (outlen < 2)
+		return -ENAMETOOLONG;
+	out[0] = '/';
+	return skiff_path_clean(in, out + 1, outlen - 1, true);
 }
 
 /* filepath.Base(p) == "." for the original path: "." or ending in "/."

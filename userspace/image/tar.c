@@ -3,6 +3,7 @@
  * the uncompressed stream is hashed while it is read so a layer's diffID
  * costs no second pass. */
 #include "tar.h"
+#include "../lib/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1090,37 +1091,7 @@ int skiff_tar_write_tree(struct skiff_tar_writer *w, int dirfd, const char *pref
 
 int skiff_tar_clean_path(const char *in, char *out, size_t outlen)
 {
-	size_t len = 0;
-	const char *p = in;
-
-	while (*p) {
-		const char *s = p;
-		size_t n;
-		while (*p && *p != '/')
-			p++;
-		n = (size_t)(p - s);
-		while (*p == '/')
-			p++;
-		if (n == 0 || (n == 1 && s[0] == '.'))
-			continue;
-		if (n == 2 && s[0] == '.' && s[1] == '.') {
-			if (len == 0)
-				return -EXDEV;
-			while (len > 0 && out[len - 1] != '/')
-				len--;
-			if (len > 0)
-				len--; /* the slash */
-			continue;
-		}
-		if (len + (len ? 1 : 0) + n + 1 > outlen)
-			return -ENAMETOOLONG;
-		if (len)
-			out[len++] = '/';
-		memcpy(out + len, s, n);
-		len += n;
-	}
-	out[len] = '\0';
-	return 0;
+	return skiff_path_clean(in, out, outlen, false);
 }
 
 static int openat2_beneath(int root, const char *path, int flags)

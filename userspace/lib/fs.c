@@ -175,6 +175,46 @@ int skiff_write_file(const char *path, const char *s)
 	return skiff_write_all(fd, s, strlen(s));
 }
 
+int skiff_path_clean(const char *in, char *out, size_t outlen, bool clamp_at_root)
+{
+	size_t len = 0;
+	const char *p = in;
+
+	while (*p) {
+		const char *s = p;
+		size_t n;
+		while (*p && *p != '/')
+			p++;
+		n = (size_t)(p - s);
+		while (*p == '/')
+			p++;
+		if (n == 0 || (n == 1 && s[0] == '.'))
+			continue;
+		if (n == 2 && s[0] == '.' && s[1] == '.') {
+			if (len == 0) {
+				if (clamp_at_root)
+					continue;
+				return -EXDEV;
+			}
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--; /* the slash */
+			continue;
+		}
+		if (len + (len ? 1 : 0) + n + 1 > outlen)
+			return -ENAMETOOLONG;
+		if (len)
+			out[len++] = '/';
+		memcpy(out + len, s, n);
+		len += n;
+	}
+	if (outlen < 1)
+		return -ENAMETOOLONG;
+	out[len] = '\0';
+	return 0;
+}
+
 char *skiff_path_join(const char *a, const char *b)
 {
 	char *out;

@@ -3,6 +3,7 @@
 #ifndef SKIFF_FS_H
 #define SKIFF_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,6 +25,10 @@ int skiff_rm_rf(const char *path);
 int skiff_read_file(const char *path, char **out, size_t *len);
 /* Write a string to an existing file (cgroup knobs, /proc files). */
 int skiff_write_file(const char *path, const char *s);
+/* Go's filepath.Clean of a path, made relative ("a/../b/./c" -> "b/c",
+ * "" for the root). A ".." above the start is -EXDEV, or dropped when
+ * clamp_at_root (an absolute path: ".." of "/" is "/"). */
+int skiff_path_clean(const char *in, char *out, size_t outlen, bool clamp_at_root);
 /* Join with a slash; returns malloc'd string or NULL on ENOMEM. */
 char *skiff_path_join(const char *a, const char *b);
 
