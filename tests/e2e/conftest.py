@@ -539,3 +539,21 @@ def image_name(request, daemon):
             daemon.request("DELETE", "/images/%s?force=1" % n, timeout=30)
         except OSError:
             pass
+
+
+def vname(prefix="v"):
+    return "e2e-%s-%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+@pytest.fixture
+def vol(daemon):
+    """vol() -> a fresh volume name; every volume so named is removed (force) after the test."""
+    made = []
+
+    def new(prefix="v"):
+        n = vname(prefix)
+        made.append(n)
+        return n
+    yield new
+    for n in made:
+        daemon.request("DELETE", "/volumes/%s?force=1" % n)

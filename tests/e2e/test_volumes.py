@@ -6,29 +6,12 @@ import json
 import os
 import time
 import urllib.parse
-import uuid
 
 import pytest
 
 from conftest import Skiffd, finish_daemon
 
 
-def vname(prefix="v"):
-    return "e2e-%s-%s" % (prefix, uuid.uuid4().hex[:8])
-
-
-@pytest.fixture
-def vol(daemon):
-    """vol() -> a fresh volume name; every volume so named is removed after the test."""
-    made = []
-
-    def new(prefix="v"):
-        n = vname(prefix)
-        made.append(n)
-        return n
-    yield new
-    for n in made:
-        daemon.request("DELETE", "/volumes/%s?force=1" % n)
 
 
 def q(filters):

@@ -14,22 +14,6 @@ import pytest
 from conftest import DockerCLI, IMAGE, finish_daemon, inspect, start_daemon
 
 
-def vname(prefix="v"):
-    return "e2e-%s-%s" % (prefix, uuid.uuid4().hex[:8])
-
-
-@pytest.fixture
-def vol(daemon):
-    """vol() -> a fresh volume name, removed (force) after the test."""
-    made = []
-
-    def new(prefix="v"):
-        n = vname(prefix)
-        made.append(n)
-        return n
-    yield new
-    for n in made:
-        daemon.request("DELETE", "/volumes/%s?force=1" % n)
 
 
 @pytest.fixture
