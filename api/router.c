@@ -147,6 +147,8 @@ const struct skiff_route *skiff_api_routes(size_t *n)
 		{ skiff_exec_routes, skiff_exec_nroutes },
 		{ skiff_archive_routes, skiff_archive_nroutes },
 		{ skiff_stats_routes, skiff_stats_nroutes },
+		{ skiff_networks_routes, skiff_networks_nroutes },
+		{ skiff_build_routes, skiff_build_nroutes },
 		{ skiff_unsupported_routes, skiff_unsupported_nroutes },
 	};
 

@@ -18,6 +18,8 @@ SKIFF_ROUTE_TABLE(volumes)     /* api/volumes.c */
 SKIFF_ROUTE_TABLE(exec)        /* api/exec.c */
 SKIFF_ROUTE_TABLE(archive)     /* api/archive.c: docker cp */
 SKIFF_ROUTE_TABLE(stats)       /* api/stats.c */
+SKIFF_ROUTE_TABLE(networks)    /* api/networks.c */
+SKIFF_ROUTE_TABLE(build)       /* api/build.c: POST /build, /build/prune */
 SKIFF_ROUTE_TABLE(unsupported) /* api/unsupported.c: swarm 503, plugins [], the rest 501 */
 
 /* Builds the full table (the tables above, in that order; unsupported last). */

@@ -29,9 +29,7 @@ static void h_plugins(struct skiff_http_req *req)
 NOT_YET(h_plugin_ops, "plugins")
 NOT_YET(h_distribution, "registry distribution inspect")
 NOT_YET(h_session, "build sessions")
-NOT_YET(h_build, "image builds")
 NOT_YET(h_commit, "commit")
-NOT_YET(h_networks, "networks")
 NOT_YET(h_volumes, "volumes")
 NOT_YET(h_exec, "exec")
 NOT_YET(h_archive, "copying files to or from containers")
@@ -59,11 +57,7 @@ const struct skiff_route skiff_unsupported_routes[] = {
 	{ .methods = ANY, .pattern = "/distribution/{rest*}", .handler = h_distribution },
 	{ .methods = ANY, .pattern = "/session", .handler = h_session },
 	{ .methods = ANY, .pattern = "/grpc", .handler = h_session },
-	{ .methods = ANY, .pattern = "/build", .handler = h_build },
-	{ .methods = ANY, .pattern = "/build/{rest*}", .handler = h_build },
 	{ .methods = ANY, .pattern = "/commit", .handler = h_commit },
-	{ .methods = ANY, .pattern = "/networks", .handler = h_networks },
-	{ .methods = ANY, .pattern = "/networks/{rest*}", .handler = h_networks },
 	{ .methods = ANY, .pattern = "/volumes", .handler = h_volumes },
 	{ .methods = ANY, .pattern = "/volumes/{rest*}", .handler = h_volumes },
 	{ .methods = ANY, .pattern = "/exec/{rest*}", .handler = h_exec },

@@ -17,9 +17,10 @@
 /* router.c's skiff_api_routes() wants the real tables; these tests do not use it. */
 const struct skiff_route skiff_system_routes[1], skiff_containers_routes[1], skiff_images_routes[1],
 	skiff_volumes_routes[1], skiff_exec_routes[1], skiff_archive_routes[1], skiff_stats_routes[1],
-	skiff_unsupported_routes[1];
+	skiff_networks_routes[1], skiff_build_routes[1], skiff_unsupported_routes[1];
 const size_t skiff_system_nroutes, skiff_containers_nroutes, skiff_images_nroutes, skiff_volumes_nroutes,
-	skiff_exec_nroutes, skiff_archive_nroutes, skiff_stats_nroutes, skiff_unsupported_nroutes;
+	skiff_exec_nroutes, skiff_archive_nroutes, skiff_stats_nroutes, skiff_networks_nroutes, skiff_build_nroutes,
+	skiff_unsupported_nroutes;
 
 static struct skiff_http_req *held;
 static int closed_calls;

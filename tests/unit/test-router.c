@@ -44,8 +44,9 @@ const struct skiff_route skiff_images_routes[] = {
 const size_t skiff_images_nroutes = 3;
 /* tables of routes this test does not exercise */
 const struct skiff_route skiff_volumes_routes[1], skiff_exec_routes[1], skiff_archive_routes[1],
-	skiff_stats_routes[1];
-const size_t skiff_volumes_nroutes, skiff_exec_nroutes, skiff_archive_nroutes, skiff_stats_nroutes;
+	skiff_stats_routes[1], skiff_networks_routes[1], skiff_build_routes[1];
+const size_t skiff_volumes_nroutes, skiff_exec_nroutes, skiff_archive_nroutes, skiff_stats_nroutes,
+	skiff_networks_nroutes, skiff_build_nroutes;
 
 static const struct skiff_route *find(int method, const char *path, const char **p0)
 {
@@ -87,7 +88,8 @@ TEST(real_routes_win_and_params)
 	EXPECT_TRUE(h_swarm == find(HTTP_GET, "/services", NULL)->handler);
 	EXPECT_TRUE(h_plugins == find(HTTP_GET, "/plugins", NULL)->handler);
 	EXPECT_TRUE(h_volumes == find(HTTP_GET, "/volumes/myvol", NULL)->handler);
-	EXPECT_TRUE(h_networks == find(HTTP_POST, "/networks/create", NULL)->handler);
+	EXPECT_TRUE(h_commit == find(HTTP_POST, "/commit", NULL)->handler);
+	EXPECT_EQ(NULL, find(HTTP_POST, "/networks/create", NULL)); /* api/networks.c now */
 	EXPECT_TRUE(h_checkpoints == find(HTTP_DELETE, "/containers/x/checkpoints/cp1", NULL)->handler);
 	EXPECT_EQ(NULL, find(HTTP_GET, "/containers/x/nothing", NULL));
 	EXPECT_EQ(NULL, find(HTTP_POST, "/plugins", NULL));
