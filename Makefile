@@ -5,7 +5,7 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS     := libevent jansson libseccomp zlib libcrypto
+PKGS     := libevent jansson libseccomp zlib libcrypto libbpf libnftables
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
