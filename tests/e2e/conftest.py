@@ -2,6 +2,16 @@
 # root and socket, busybox loaded, and the three clients (docker CLI, docker
 # SDK, skiff CLI) pointed at it. Teardown removes everything and fails the
 # run if a mount, cgroup or process of ours is left behind.
+#
+# Networking: every Skiffd gets host-global names of its own so concurrent
+# test daemons (several engineers, several sessions) never collide:
+#   --bridge skt<4 hex>                      (nft table skiff-skt<hex>, pins /sys/fs/bpf/skiff-skt<hex>)
+#   a /20 block 10.A.16B.0/20 (A in 200..250, B in 0..15) not on any host route:
+#     --bip 10.A.16B.1/24                        the default bridge
+#     --default-address-pool base=10.A.(16B+8).0/21,size=24   8 user networks
+#     10.A.(16B+1..7).0/24                       spare subnets for tests that pass --subnet
+# At the end `skiffd --cleanup` with the same flags removes bridge, table and pins,
+# and the leak check looks for each of them (and the user networks' br-* bridges).
 import http.client
 import json
 import os
@@ -142,6 +152,90 @@ def mounts_mentioning(text):
 
 # ---------------------------------------------------------------- skiffd
 
+_taken_nets = set()
+
+
+def host_routes():
+    """Every IPv4 destination/address the host knows, as ip_network objects."""
+    import ipaddress
+    nets = []
+    for cmd in (["ip", "-o", "-4", "route", "show", "table", "all"], ["ip", "-o", "-4", "addr", "show"]):
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            for w in line.split():
+                if w[:1].isdigit() and "." in w:
+                    try:
+                        nets.append(ipaddress.ip_network(w, strict=False))
+                    except ValueError:
+                        pass
+    return nets
+
+
+def link_exists(name):
+    return os.path.exists("/sys/class/net/%s" % name)
+
+
+def skiffd_flags():
+    """The long flags `skiffd --help` lists (networking flags land one by one)."""
+    if not hasattr(skiffd_flags, "cache"):
+        try:
+            out = subprocess.run([SKIFFD, "--help"], capture_output=True, text=True, timeout=10).stdout
+        except OSError:
+            out = ""
+        import re
+        skiffd_flags.cache = set(re.findall(r"--([a-z][a-z0-9-]+)", out))
+    return skiffd_flags.cache
+
+
+class NetParams:
+    """The per-daemon bridge name and address block (see the file header)."""
+
+    def __init__(self):
+        import ipaddress
+        import random
+        routes = host_routes()
+        for _ in range(500):
+            a, b = random.randint(200, 250), random.randint(0, 15)
+            block = ipaddress.ip_network("10.%d.%d.0/20" % (a, 16 * b))
+            bridge = "skt%04x" % random.getrandbits(16)
+            if (a, b) in _taken_nets or link_exists(bridge) or any(block.overlaps(r) for r in routes):
+                continue
+            _taken_nets.add((a, b))
+            self.a, self.b, self.bridge = a, b, bridge
+            break
+        else:
+            raise RuntimeError("no free 10.200-250.x.0/20 block for a test daemon")
+        base = 16 * self.b
+        self.bip = "10.%d.%d.1/24" % (self.a, base)
+        self.subnet = "10.%d.%d.0/24" % (self.a, base)
+        self.gateway = "10.%d.%d.1" % (self.a, base)
+        self.pool = "base=10.%d.%d.0/21,size=24" % (self.a, base + 8)
+        self.pool_net = ipaddress.ip_network("10.%d.%d.0/21" % (self.a, base + 8))
+        self.nft_table = "skiff-" + self.bridge
+        self.pin_dir = "/sys/fs/bpf/skiff-" + self.bridge
+
+    def spare_subnet(self, i=0):
+        """A /24 of this daemon's block that is neither the bip nor in the pool (i in 0..6)."""
+        assert 0 <= i <= 6
+        return "10.%d.%d.0/24" % (self.a, 16 * self.b + 1 + i)
+
+    def args(self):
+        have = skiffd_flags()
+        out = []
+        if "bridge" in have:
+            out += ["--bridge", self.bridge]
+        if "bip" in have:
+            out += ["--bip", self.bip]
+        if "default-address-pool" in have:
+            out += ["--default-address-pool", self.pool]
+        return out
+
+
+def nft_table_exists(table):
+    r = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True)
+    return r.returncode == 0
+
+
 class Skiffd:
     """One skiffd with private roots. start() may be called again after
     kill9() or stop(): the new daemon reuses the same roots."""
@@ -155,6 +249,8 @@ class Skiffd:
         self.host = "unix://" + self.sock
         self.proc = None
         self.cgroups_before = cgroup_dirs()
+        self.net = NetParams()
+        self.extra_args = []  # e.g. ["--no-bpf-ports"], kept across restarts
 
     # -- lifecycle
     def start(self, timeout=20):
@@ -165,7 +261,7 @@ class Skiffd:
         logf = open(self.log_file, "ab")
         self.proc = subprocess.Popen(
             [SKIFFD, "--data-root", self.data_root, "--exec-root", self.exec_root,
-             "-H", self.host, "--log-file", self.log_file],
+             "-H", self.host, "--log-file", self.log_file] + self.net.args() + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
         logf.close()
         end = time.time() + timeout
@@ -266,6 +362,7 @@ class Skiffd:
                 self.start()
             except BaseException:  # pytest.fail is a BaseException
                 pass
+        bridges = set()
         if self.proc is not None:
             try:
                 for c in self.containers():
@@ -274,6 +371,7 @@ class Skiffd:
                 left = self.containers()
                 if left:
                     leaks.append("containers still listed after rm -f: %s" % [c["Names"] for c in left])
+                leaks += self.remove_networks(bridges)
             except OSError as e:
                 leaks.append("API failed at teardown: %s" % e)
             try:
@@ -290,6 +388,7 @@ class Skiffd:
             if os.path.basename(cg) in ids or any(os.path.basename(cg).startswith(i[:12]) for i in ids):
                 leaks.append("cgroup left: %s" % cg)
                 kill_cgroup(cg)
+        leaks += self.net_cleanup(bridges, ids)
         for m in mounts_mentioning(self.base):
             leaks.append("mount left: %s" % m)
         for m in reversed(mounts_mentioning(self.base)):
@@ -305,6 +404,52 @@ class Skiffd:
         if os.path.exists(self.base):
             leaks.append("could not remove %s" % self.base)
         rmdir_empty_parents()
+        return leaks
+
+
+    def remove_networks(self, bridges):
+        """Deletes the user-defined networks (noting their bridges); 501 while
+        the network API is missing is not a leak."""
+        leaks = []
+        r = self.request("GET", "/networks")
+        if r.status != 200:
+            return leaks
+        for n in r.json():
+            if n.get("Name") in ("bridge", "host", "none"):
+                continue
+            opts = n.get("Options") or {}
+            bridges.add(opts.get("com.docker.network.bridge.name") or "br-" + n["Id"][:12])
+            d = self.request("DELETE", "/networks/%s" % n["Id"])
+            if d.status not in (200, 204, 404):
+                leaks.append("network %s could not be removed at teardown: %r" % (n.get("Name"), d))
+        return leaks
+
+    def net_cleanup(self, bridges, ids=()):
+        """`skiffd --cleanup` with the daemon's flags, then: no bridge, veth,
+        nft table or BPF pin of this daemon is left."""
+        leaks = []
+        if "cleanup" in skiffd_flags() and "bridge" in skiffd_flags():
+            r = subprocess.run([SKIFFD, "--cleanup", "--data-root", self.data_root, "--exec-root", self.exec_root]
+                               + self.net.args() + self.extra_args, capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                leaks.append("skiffd --cleanup exited %d: %s%s" % (r.returncode, r.stdout, r.stderr))
+        elif "bridge" not in skiffd_flags():
+            return leaks  # the daemon used the host-wide defaults: not ours to judge
+        links = os.listdir("/sys/class/net")
+        for i in ids:
+            for l in links:
+                if l.startswith("skv" + i[:10]):
+                    leaks.append("veth left: %s (container %s)" % (l, i[:12]))
+        bridges = set(bridges) | {self.net.bridge}
+        for b in sorted(bridges):
+            if link_exists(b):
+                leaks.append("bridge left: %s" % b)
+                subprocess.run(["ip", "link", "del", b], stderr=subprocess.DEVNULL)
+        if nft_table_exists(self.net.nft_table):
+            leaks.append("nftables table left: ip %s" % self.net.nft_table)
+            subprocess.run(["nft", "delete", "table", "ip", self.net.nft_table], stderr=subprocess.DEVNULL)
+        if os.path.exists(self.net.pin_dir):
+            leaks.append("BPF pin dir left: %s" % self.net.pin_dir)
         return leaks
 
 
@@ -557,3 +702,90 @@ def vol(daemon):
     yield new
     for n in made:
         daemon.request("DELETE", "/volumes/%s?force=1" % n)
+
+
+# ---------------------------------------------------------------- remote host
+
+class RemoteHost:
+    """A network namespace playing another host: a veth pair to the host's
+    namespace with a /30 in 10.250-254.x.x and a default route via the
+    host's end, so its clients reach published ports through DNAT."""
+
+    def __init__(self):
+        import ipaddress
+        import random
+        routes = host_routes()
+        for _ in range(500):
+            a, b, c = random.randint(250, 254), random.randint(0, 255), random.randrange(0, 256, 4)
+            net = ipaddress.ip_network("10.%d.%d.%d/30" % (a, b, c))
+            tag = "%06x" % random.getrandbits(24)
+            if not any(net.overlaps(r) for r in routes) and not link_exists("sktr" + tag):
+                break
+        else:
+            raise RuntimeError("no free /30 in 10.250-254.x.x")
+        self.ns = "sk-test-" + tag
+        self.host_if, self.peer_if = "sktr" + tag, "sktp" + tag
+        self.host_ip = str(net.network_address + 1)
+        self.ip = str(net.network_address + 2)
+        self.made = False
+        steps = [
+            ["ip", "netns", "add", self.ns],
+            ["ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.peer_if],
+            ["ip", "link", "set", self.peer_if, "netns", self.ns],
+            ["ip", "addr", "add", self.host_ip + "/30", "dev", self.host_if],
+            ["ip", "link", "set", self.host_if, "up"],
+            ["ip", "-n", self.ns, "link", "set", "lo", "up"],
+            ["ip", "-n", self.ns, "addr", "add", self.ip + "/30", "dev", self.peer_if],
+            ["ip", "-n", self.ns, "link", "set", self.peer_if, "up"],
+            ["ip", "-n", self.ns, "route", "add", "default", "via", self.host_ip],
+        ]
+        for st in steps:
+            r = subprocess.run(st, capture_output=True, text=True)
+            self.made = True
+            if r.returncode:
+                self.remove()
+                raise RuntimeError("%s: %s" % (" ".join(st), r.stderr.strip()))
+
+    def run(self, *cmd, timeout=30, check=False, input=None):
+        """Runs cmd inside the namespace (text output)."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns] + [str(c) for c in cmd], capture_output=True,
+                           text=True, timeout=timeout, input=input)
+        if check and r.returncode:
+            raise AssertionError("in %s: %s -> %d: %s%s" % (self.ns, " ".join(map(str, cmd)), r.returncode,
+                                                              r.stdout, r.stderr))
+        return r
+
+    def remove(self):
+        if not self.made:
+            return
+        subprocess.run(["ip", "link", "del", self.host_if], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", self.ns], stderr=subprocess.DEVNULL)
+        self.made = False
+
+
+@pytest.fixture
+def remote_host():
+    """A RemoteHost removed after the test (and checked gone)."""
+    h = RemoteHost()
+    yield h
+    h.remove()
+    assert not link_exists(h.host_if), "veth %s left" % h.host_if
+    assert h.ns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def net(request, daemon):
+    """net() -> a fresh network name; every network so named is removed
+    (after the containers of the test, whose fixture runs later) after the test."""
+    made = []
+
+    def new(prefix="n"):
+        n = "e2e-%s-%s" % (prefix, uuid.uuid4().hex[:8])
+        made.append(n)
+        return n
+    yield new
+    for n in made:
+        try:
+            daemon.request("DELETE", "/networks/%s" % n, timeout=30)
+        except OSError:
+            pass
