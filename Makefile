@@ -60,6 +60,34 @@ $(BUILD)/bin/skiff: $(CLI_OBJS) $(LIBSKIFF)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# eBPF: bpf/<f>/<f>.bpf.c -> build/bpf/<f>.bpf.o -> build/bpf/<f>.skel.h. vmlinux.h is
+# generated from the running kernel's BTF, never committed. Userspace loaders
+# (userspace/net/bpf-*.c) include the skeletons, so they wait for them.
+BPF_SRCS := $(wildcard bpf/*/*.bpf.c)
+BPF_FEATURES := $(patsubst %.bpf.c,%,$(notdir $(BPF_SRCS)))
+BPF_SKELS := $(BPF_FEATURES:%=$(BUILD)/bpf/%.skel.h)
+BPF_USERS := $(call obj,$(wildcard userspace/net/bpf-*.c))
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BUILD)/bpf -Ibpf/include
+
+$(BUILD)/bpf/vmlinux.h:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+define bpf_feature_rule
+$(BUILD)/bpf/$(1).bpf.o: bpf/$(1)/$(1).bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/include/*.h bpf/$(1)/*.h)
+	$$(call msg,CLANG,$$<)
+	$(Q)clang $(BPF_CFLAGS) -Ibpf/$(1) -c $$< -o $$@
+endef
+$(foreach f,$(BPF_FEATURES),$(eval $(call bpf_feature_rule,$(f))))
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)bpftool gen skeleton $< > $@
+
+$(BPF_USERS): CFLAGS += -I$(BUILD)/bpf
+$(BPF_USERS): $(BPF_SKELS)
+
 # kselftest harness headers come from Debian's linux-source-6.1 at build time.
 KSFT := $(BUILD)/kselftest/kselftest_harness.h
 $(KSFT):
