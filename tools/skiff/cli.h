@@ -106,6 +106,9 @@ int cli_cmd_stats(struct cli *cli, struct cli_opts *o);
 extern const struct cli_flag cli_stats_flags[];
 int cli_cmd_cp(struct cli *cli, struct cli_opts *o);
 extern const struct cli_flag cli_cp_flags[];
+/* cmd-build.c, listed in the image table (`skiff build`, `skiff image build`) */
+int cli_cmd_build(struct cli *cli, struct cli_opts *o);
+extern const struct cli_flag cli_build_flags[];
 
 /* ---- client.c --------------------------------------------------------- */
 

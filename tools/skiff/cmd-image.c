@@ -421,5 +421,7 @@ const struct cli_cmd cli_image_cmds[] = {
 	  .min_args = 1, .max_args = -1, .run = cmd_rmi },
 	{ .name = "history", .summary = "Show the history of an image", .usage = "[OPTIONS] IMAGE", .flags = history_flags,
 	  .min_args = 1, .max_args = 1, .run = cmd_history },
+	{ .name = "build", .summary = "Build an image from a Dockerfile", .usage = "[OPTIONS] PATH | URL | -",
+	  .flags = cli_build_flags, .min_args = 1, .max_args = 1, .run = cli_cmd_build },
 };
 const size_t cli_image_ncmds = ARRAY_SIZE(cli_image_cmds);
