@@ -36,5 +36,8 @@ void skiff_dns_unlisten(struct skiff_dns *dns, uint32_t addr);
  * default is the host's /etc/resolv.conf nameservers (loopback ones
  * included: skiffd runs in the host's namespace). */
 int skiff_dns_set_upstreams(struct skiff_dns *dns, const char *const *servers, struct skiff_error *err);
+/* How long a forwarded query waits for the upstreams before SERVFAIL
+ * (default 5000 ms; shared between the upstreams in turn). For tests. */
+void skiff_dns_set_timeout_ms(struct skiff_dns *dns, int ms);
 
 #endif
