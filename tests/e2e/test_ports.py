@@ -129,7 +129,8 @@ def test_port_ranges_and_docker_port(docker, daemon, name):
     r = docker("port", c, "9999/tcp", check=False)
     assert r.returncode == 1 and "No public port '9999/tcp' published for %s" % c in r.stderr, r.stderr
     ps = docker("ps", "--filter", "name=" + c, "--format", "{{.Ports}}").stdout.strip()
-    assert ps == "127.0.0.1:%d-%d->8080-8081/tcp" % (base, base + 1), ps
+    # docker groups ranges only where host and container ports are equal
+    assert ps == "127.0.0.1:%d->8080/tcp, 127.0.0.1:%d->8081/tcp" % (base, base + 1), ps
 
 
 def test_publish_all_exposed(docker, daemon, name, image_name, rootfs_tar):

@@ -100,12 +100,15 @@ extern const struct cli_cmd cli_system_cmds[];
 extern const size_t cli_system_ncmds;
 extern const struct cli_cmd cli_volume_cmds[];
 extern const size_t cli_volume_ncmds;
+extern const struct cli_cmd cli_network_cmds[];
+extern const size_t cli_network_ncmds;
 
 /* Verbs with a file of their own, listed in the container table. */
 int cli_cmd_stats(struct cli *cli, struct cli_opts *o);
 extern const struct cli_flag cli_stats_flags[];
 int cli_cmd_cp(struct cli *cli, struct cli_opts *o);
 extern const struct cli_flag cli_cp_flags[];
+int cli_cmd_port(struct cli *cli, struct cli_opts *o); /* cmd-network.c */
 /* cmd-build.c, listed in the image table (`skiff build`, `skiff image build`) */
 int cli_cmd_build(struct cli *cli, struct cli_opts *o);
 extern const struct cli_flag cli_build_flags[];

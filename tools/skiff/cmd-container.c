@@ -80,31 +80,102 @@ static int parse_restart(struct cli *cli, const char *s, json_t *hc)
 	return 0;
 }
 
-/* -p [ip:][hostPort:]containerPort[/proto] */
+/* "80" or "8080-8081" → first, last */
+static int port_range(const char *s, unsigned *first, unsigned *last)
+{
+	char *end;
+	unsigned long a = strtoul(s, &end, 10), b = a;
+	if (end == s)
+		return -EINVAL;
+	if (*end == '-') {
+		const char *t = end + 1;
+		b = strtoul(t, &end, 10);
+		if (end == t)
+			return -EINVAL;
+	}
+	if (*end || a == 0 || a > 65535 || b < a || b > 65535)
+		return -EINVAL;
+	*first = a, *last = b;
+	return 0;
+}
+
+/* --expose 80, 7000-7001/udp → ExposedPorts keys */
+static int parse_expose(struct cli *cli, const char *s, json_t *exposed)
+{
+	_cleanup_free_ char *copy = strdup(s);
+	char *proto = strrchr(copy, '/');
+	if (proto)
+		*proto++ = 0;
+	unsigned a, b;
+	if (port_range(copy, &a, &b) < 0)
+		return skiff_error_set(&cli->err, 400, EINVAL, "invalid range format for --expose: %s", s);
+	for (unsigned p = a; p <= b; p++) {
+		char key[64];
+		snprintf(key, sizeof(key), "%u/%s", p, proto && *proto ? proto : "tcp");
+		json_object_set_new(exposed, key, json_object());
+	}
+	return 0;
+}
+
+/* -p [ip:][hostPort[-end]:]containerPort[-end][/proto], docker's
+ * nat.ParsePortSpec: equal ranges map one to one, one container port takes
+ * a host range as is ("8000-8010"), [v6] addresses in brackets. */
 static int parse_publish(struct cli *cli, const char *s, json_t *exposed, json_t *bindings)
 {
 	_cleanup_free_ char *copy = strdup(s);
-	char *proto = strchr(copy, '/');
-	if (proto)
-		*proto++ = 0;
-	char *parts[3] = { 0 };
-	int n = 0;
-	char *save = NULL;
-	/* [::1]:80:80 is rare enough to ignore; split on ':' */
-	for (char *p = strtok_r(copy, ":", &save); p && n < 3; p = strtok_r(NULL, ":", &save))
-		parts[n++] = p;
-	if (n == 0)
-		return skiff_error_set(&cli->err, 400, EINVAL, "invalid publish spec: %s", s);
-	const char *cport = parts[n - 1], *hport = n >= 2 ? parts[n - 2] : "", *ip = n == 3 ? parts[0] : "";
-	char key[64];
-	snprintf(key, sizeof(key), "%s/%s", cport, proto ? proto : "tcp");
-	json_object_set_new(exposed, key, json_object());
-	json_t *arr = json_object_get(bindings, key);
-	if (!arr) {
-		arr = json_array();
-		json_object_set_new(bindings, key, arr);
+	char *proto = NULL, *slash = strrchr(copy, '/');
+	if (slash && !strchr(slash, ']') && !strchr(slash, ':'))
+		*slash = 0, proto = slash + 1;
+	/* the last ':' ends hostPort, the one before it ends the address */
+	char *ip = "", *hport = "", *cport = copy, *rest = copy;
+	if (copy[0] == '[') {
+		char *close = strchr(copy, ']');
+		if (!close || close[1] != ':')
+			return skiff_error_set(&cli->err, 400, EINVAL, "invalid publish spec: %s", s);
+		*close = 0;
+		ip = copy + 1;
+		rest = close + 2;
 	}
-	json_array_append_new(arr, json_pack("{s:s, s:s}", "HostIp", ip, "HostPort", hport));
+	char *last = strrchr(rest, ':');
+	if (last) {
+		*last = 0;
+		cport = last + 1;
+		char *prev = copy[0] == '[' ? NULL : strrchr(rest, ':');
+		if (prev) {
+			*prev = 0;
+			ip = rest, hport = prev + 1;
+		} else {
+			hport = rest;
+		}
+	} else if (copy[0] == '[') {
+		cport = rest;
+	}
+	unsigned ca, cb, ha = 0, hb = 0;
+	if (port_range(cport, &ca, &cb) < 0)
+		return skiff_error_set(&cli->err, 400, EINVAL, "invalid containerPort: %s", cport);
+	if (*hport && port_range(hport, &ha, &hb) < 0)
+		return skiff_error_set(&cli->err, 400, EINVAL, "invalid hostPort: %s", hport);
+	if (*hport && cb - ca != 0 && cb - ca != hb - ha)
+		return skiff_error_set(&cli->err, 400, EINVAL, "invalid ranges specified for container and host Ports: %s and %s",
+				       cport, hport);
+	const char *pr = proto && *proto ? proto : "tcp";
+	if (strcmp(pr, "tcp") && strcmp(pr, "udp") && strcmp(pr, "sctp"))
+		return skiff_error_set(&cli->err, 400, EINVAL, "invalid proto: %s", pr);
+	for (unsigned p = ca; p <= cb; p++) {
+		char key[64], host[32] = "";
+		snprintf(key, sizeof(key), "%u/%s", p, pr);
+		if (*hport && cb == ca)
+			snprintf(host, sizeof(host), "%s", hport);
+		else if (*hport)
+			snprintf(host, sizeof(host), "%u", ha + (p - ca));
+		json_object_set_new(exposed, key, json_object());
+		json_t *arr = json_object_get(bindings, key);
+		if (!arr) {
+			arr = json_array();
+			json_object_set_new(bindings, key, arr);
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "HostIp", ip, "HostPort", host));
+	}
 	return 0;
 }
 
@@ -246,6 +317,15 @@ static json_t *build_create(struct cli *cli, struct cli_opts *o, bool run)
 			json_decref(bindings);
 			return NULL;
 		}
+	v = opt_list(o, "expose", &n);
+	for (size_t i = 0; i < n; i++)
+		if (parse_expose(cli, v[i], exposed) < 0) {
+			json_decref(exposed);
+			json_decref(bindings);
+			return NULL;
+		}
+	if (opt_bool(o, "publish-all"))
+		json_object_set_new(hc, "PublishAllPorts", json_true());
 	if (json_object_size(exposed))
 		json_object_set_new(c, "ExposedPorts", exposed);
 	else
@@ -336,10 +416,22 @@ static json_t *build_create(struct cli *cli, struct cli_opts *o, bool run)
 		cli_tty_size(STDOUT_FILENO, &h, &w);
 	json_object_set_new(hc, "ConsoleSize", json_pack("[i, i]", h, w));
 
+	/* docker puts --ip/--network-alias on the endpoint of --network and lets
+	 * the daemon refuse them where they do not apply */
 	json_t *ep = json_object();
-	if (strcmp(net, "default") && strcmp(net, "host") && strcmp(net, "none") && strcmp(net, "bridge") &&
-	    strncmp(net, "container:", 10))
+	size_t nalias;
+	const char **alias = opt_list(o, "network-alias", &nalias);
+	if (opt_set(o, "ip") || nalias) {
+		json_t *e = json_object();
+		if (opt_set(o, "ip"))
+			json_object_set_new(e, "IPAMConfig", json_pack("{s:s}", "IPv4Address", opt_str(o, "ip", "")));
+		if (nalias)
+			json_object_set_new(e, "Aliases", strv_json(alias, nalias));
+		json_object_set_new(ep, net, e);
+	} else if (strcmp(net, "default") && strcmp(net, "host") && strcmp(net, "none") && strcmp(net, "bridge") &&
+		   strncmp(net, "container:", 10)) {
 		json_object_set_new(ep, net, json_object());
+	}
 	json_object_set_new(c, "NetworkingConfig", json_pack("{s:o}", "EndpointsConfig", ep));
 	return TAKE_PTR(c);
 }
@@ -748,26 +840,113 @@ static char *go_quote(const char *s)
 	return out;
 }
 
+/* docker's formatter.DisplayablePorts: sorted by private port, IP, public
+ * port, type; ports published on the same number (or only exposed) are
+ * grouped into ranges per IP and type, the other mappings listed after. */
+struct ps_port {
+	const char *ip, *type;
+	long long priv, pub;
+};
+
+static int cmp_ps_port(const void *x, const void *y)
+{
+	const struct ps_port *a = x, *b = y;
+	int c;
+	if (a->priv != b->priv)
+		return a->priv < b->priv ? -1 : 1;
+	if ((c = strcmp(a->ip, b->ip)))
+		return c;
+	if (a->pub != b->pub)
+		return a->pub < b->pub ? -1 : 1;
+	return strcmp(a->type, b->type);
+}
+
+struct ps_group {
+	char key[96]; /* "tcp" or "IP/tcp" */
+	long long first, last;
+};
+
+static void ps_append(char **s, size_t *len, size_t *cap, const char *one)
+{
+	size_t l = strlen(one);
+	if (*len + l + 3 > *cap)
+		*s = realloc(*s, *cap = *cap * 2 + l + 3);
+	*len += sprintf(*s + *len, "%s%s", *len ? ", " : "", one);
+}
+
+static void ps_form_group(const struct ps_group *g, char *out, size_t outlen)
+{
+	char range[32];
+	const char *slash = strrchr(g->key, '/');
+	if (g->first != g->last)
+		snprintf(range, sizeof(range), "%lld-%lld", g->first, g->last);
+	else
+		snprintf(range, sizeof(range), "%lld", g->first);
+	if (slash)
+		snprintf(out, outlen, "%.*s:%s->%s/%s", (int)(slash - g->key), g->key, range, range, slash + 1);
+	else
+		snprintf(out, outlen, "%s/%s", range, g->key);
+}
+
 static char *format_ports(json_t *ports)
 {
-	size_t cap = 256, len = 0, i;
+	size_t n = json_array_size(ports), cap = 256, len = 0, ng = 0, hcap = 64, hlen = 0;
 	char *s = calloc(1, cap);
-	json_t *p;
-	json_array_foreach(ports, i, p)
-	{
-		char one[160];
-		const char *ip = skiff_json_str(p, "IP", "");
-		int64_t pub = skiff_json_int(p, "PublicPort", 0), priv = skiff_json_int(p, "PrivatePort", 0);
-		const char *type = skiff_json_str(p, "Type", "tcp");
-		if (pub)
-			snprintf(one, sizeof(one), "%s%s%s:%lld->%lld/%s", strchr(ip, ':') ? "[" : "", ip,
-				 strchr(ip, ':') ? "]" : "", (long long)pub, (long long)priv, type);
-		else
-			snprintf(one, sizeof(one), "%lld/%s", (long long)priv, type);
-		if (len + strlen(one) + 3 > cap)
-			s = realloc(s, cap = cap * 2 + strlen(one));
-		len += sprintf(s + len, "%s%s", len ? ", " : "", one);
+	_cleanup_free_ char *hosts = calloc(1, hcap);
+	_cleanup_free_ struct ps_port *pp = calloc(n + 1, sizeof(*pp));
+	_cleanup_free_ struct ps_group *groups = calloc(n + 1, sizeof(*groups));
+	_cleanup_free_ char **done = calloc(n + 1, sizeof(*done));
+	size_t ndone = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_array_get(ports, i);
+		pp[i] = (struct ps_port){ skiff_json_str(p, "IP", ""), skiff_json_str(p, "Type", "tcp"),
+					  skiff_json_int(p, "PrivatePort", 0), skiff_json_int(p, "PublicPort", 0) };
 	}
+	qsort(pp, n, sizeof(*pp), cmp_ps_port);
+	char one[160];
+	for (size_t i = 0; i < n; i++) {
+		char key[96];
+		if (*pp[i].ip) {
+			if (pp[i].pub != pp[i].priv) {
+				bool v6 = strchr(pp[i].ip, ':');
+				snprintf(one, sizeof(one), "%s%s%s:%lld->%lld/%s", v6 ? "[" : "", pp[i].ip, v6 ? "]" : "", pp[i].pub,
+					 pp[i].priv, pp[i].type);
+				ps_append(&hosts, &hlen, &hcap, one);
+				continue;
+			}
+			snprintf(key, sizeof(key), "%s/%s", pp[i].ip, pp[i].type);
+		} else {
+			snprintf(key, sizeof(key), "%s", pp[i].type);
+		}
+		struct ps_group *g = NULL;
+		for (size_t j = 0; j < ng; j++)
+			if (!strcmp(groups[j].key, key))
+				g = &groups[j];
+		if (!g) {
+			g = &groups[ng++];
+			snprintf(g->key, sizeof(g->key), "%s", key);
+			g->first = g->last = pp[i].priv;
+			continue;
+		}
+		if (pp[i].priv == g->last + 1) {
+			g->last = pp[i].priv;
+			continue;
+		}
+		/* a gap: the finished range goes out now, the key's group restarts */
+		ps_form_group(g, one, sizeof(one));
+		done[ndone++] = strdup(one);
+		g->first = g->last = pp[i].priv;
+	}
+	for (size_t i = 0; i < ndone; i++) {
+		ps_append(&s, &len, &cap, done[i]);
+		free(done[i]);
+	}
+	for (size_t j = 0; j < ng; j++) {
+		ps_form_group(&groups[j], one, sizeof(one));
+		ps_append(&s, &len, &cap, one);
+	}
+	if (hlen)
+		ps_append(&s, &len, &cap, hosts);
 	return s;
 }
 
@@ -1151,7 +1330,9 @@ static int cmd_exec(struct cli *cli, struct cli_opts *o)
 	{ .name = "entrypoint", .type = FLAG_STRING, .help = "Overwrite the default ENTRYPOINT of the image" },        \
 	{ .name = "env", .shrt = 'e', .type = FLAG_LIST, .help = "Set environment variables" },                       \
 	{ .name = "env-file", .type = FLAG_LIST, .help = "Read in a file of environment variables" },                 \
+	{ .name = "expose", .type = FLAG_LIST, .help = "Expose a port or a range of ports" },                         \
 	{ .name = "hostname", .shrt = 'h', .type = FLAG_STRING, .help = "Container host name" },                      \
+	{ .name = "ip", .type = FLAG_STRING, .help = "IPv4 address (e.g., 172.30.100.104)" },                          \
 	{ .name = "init", .type = FLAG_BOOL, .help = "Run an init inside the container" },                            \
 	{ .name = "interactive", .shrt = 'i', .type = FLAG_BOOL, .help = "Keep STDIN open even if not attached" },    \
 	{ .name = "label", .shrt = 'l', .type = FLAG_LIST, .help = "Set meta data on a container" },                  \
@@ -1162,9 +1343,11 @@ static int cmd_exec(struct cli *cli, struct cli_opts *o)
 	{ .name = "name", .type = FLAG_STRING, .help = "Assign a name to the container" },                            \
 	{ .name = "network", .type = FLAG_STRING, .alias = "net",                                                     \
 	  .help = "Connect a container to a network (none, host, bridge, container:NAME)" },                          \
+	{ .name = "network-alias", .type = FLAG_LIST, .help = "Add network-scoped alias for the container" },        \
 	{ .name = "pids-limit", .type = FLAG_STRING, .help = "Tune container pids limit (set -1 for unlimited)" },     \
 	{ .name = "privileged", .type = FLAG_BOOL, .help = "Give extended privileges to this container" },            \
 	{ .name = "publish", .shrt = 'p', .type = FLAG_LIST, .help = "Publish a container's port(s) to the host" },    \
+	{ .name = "publish-all", .shrt = 'P', .type = FLAG_BOOL, .help = "Publish all exposed ports to random ports" }, \
 	{ .name = "read-only", .type = FLAG_BOOL, .help = "Mount the container's root filesystem as read only" },     \
 	{ .name = "restart", .type = FLAG_STRING, .def = "\"no\"",                                                    \
 	  .help = "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])" },    \
@@ -1286,6 +1469,8 @@ const struct cli_cmd cli_container_cmds[] = {
 	  .min_args = 1, .max_args = -1, .stop_at_positional = true, .run = cmd_top },
 	{ .name = "stats", .summary = "Display a live stream of container(s) resource usage statistics",
 	  .usage = "[OPTIONS] [CONTAINER...]", .flags = cli_stats_flags, .max_args = -1, .run = cli_cmd_stats },
+	{ .name = "port", .summary = "List port mappings or a specific mapping for the container",
+	  .usage = "CONTAINER [PRIVATE_PORT[/PROTO]]", .min_args = 1, .max_args = 2, .run = cli_cmd_port },
 	{ .name = "cp", .summary = "Copy files/folders between a container and the local filesystem",
 	  .usage = "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tskiff cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
 	  .flags = cli_cp_flags, .min_args = 2, .max_args = 2, .run = cli_cmd_cp },

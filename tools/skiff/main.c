@@ -20,6 +20,7 @@ static const struct table {
 	{ cli_image_cmds, &cli_image_ncmds, "image", true },
 	{ cli_system_cmds, &cli_system_ncmds, "system", true },
 	{ cli_volume_cmds, &cli_volume_ncmds, "volume", false },
+	{ cli_network_cmds, &cli_network_ncmds, "network", false },
 };
 
 /* `skiff container ls` → `ps`, `skiff image rm` → `rmi`, ... Sub-commands not
@@ -36,6 +37,7 @@ static const struct group {
 	  (const char *const[]){ "ls", "images", "list", "images", "rm", "rmi", "remove", "rmi", NULL }, "image" },
 	{ "system", "Manage skiff", (const char *const[]){ NULL }, NULL },
 	{ "volume", "Manage volumes", (const char *const[]){ NULL }, NULL },
+	{ "network", "Manage networks", (const char *const[]){ NULL }, NULL },
 };
 
 int cli_failf(struct cli *cli, int code, const char *fmt, ...)

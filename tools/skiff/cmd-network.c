@@ -1,0 +1,488 @@
+/* Network verbs (`skiff network create|ls|inspect|rm|prune|connect|disconnect`)
+ * and `skiff port`: the requests and output of the docker CLI 28 over
+ * /networks and a container's NetworkSettings.Ports. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "../../userspace/lib/json.h"
+
+#define PATH_FMT(buf, ...) snprintf(buf, sizeof(buf), __VA_ARGS__)
+
+/* "k=v" list → object (docker's opts.ConvertKVStringsToMap) */
+static json_t *kv_map(const char **v, size_t n)
+{
+	json_t *m = json_object();
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(v[i], '=');
+		_cleanup_free_ char *k = eq ? strndup(v[i], eq - v[i]) : strdup(v[i]);
+		json_object_set_new(m, k, json_string(eq ? eq + 1 : ""));
+	}
+	return m;
+}
+
+/* sortorder.NaturalLess, which docker sorts network names and port lines with */
+static int natural_cmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			char *ea, *eb;
+			unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+			if (x != y)
+				return x < y ? -1 : 1;
+			a = ea, b = eb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++, b++;
+	}
+	return *a ? 1 : *b ? -1 : 0;
+}
+
+/* ---- create ------------------------------------------------------------- */
+
+/* docker's consolidateIpam: one Config entry per --subnet, with the
+ * --ip-range and --gateway that fall in it (in flag order here). */
+static int ipam_config(struct cli *cli, struct cli_opts *o, json_t **out)
+{
+	size_t ns, ng, nr;
+	const char **sub = opt_list(o, "subnet", &ns), **gw = opt_list(o, "gateway", &ng),
+		   **rng = opt_list(o, "ip-range", &nr);
+	if (ns < ng)
+		return skiff_error_set(&cli->err, 400, EINVAL, "every ip-range or gateway must have a corresponding subnet");
+	if (ns < nr)
+		return skiff_error_set(&cli->err, 400, EINVAL, "every ip-range or gateway must have a corresponding subnet");
+	json_t *arr = json_array();
+	for (size_t i = 0; i < ns; i++) {
+		json_t *c = json_pack("{s:s}", "Subnet", sub[i]);
+		if (i < nr)
+			json_object_set_new(c, "IPRange", json_string(rng[i]));
+		if (i < ng)
+			json_object_set_new(c, "Gateway", json_string(gw[i]));
+		json_array_append_new(arr, c);
+	}
+	*out = arr;
+	return 0;
+}
+
+static int cmd_network_create(struct cli *cli, struct cli_opts *o)
+{
+	json_t *cfg = NULL;
+	if (ipam_config(cli, o, &cfg) < 0)
+		return cli_fail(cli, 1);
+	size_t n;
+	const char **v;
+	/* field order of docker's network.CreateRequest */
+	_cleanup_json_ json_t *body = json_object();
+	json_object_set_new(body, "Name", json_string(o->argv[0]));
+	json_object_set_new(body, "Driver", json_string(opt_str(o, "driver", "bridge")));
+	json_object_set_new(body, "Scope", json_string(opt_str(o, "scope", "")));
+	if (opt_set(o, "ipv4"))
+		json_object_set_new(body, "EnableIPv4", json_boolean(opt_bool(o, "ipv4")));
+	if (opt_set(o, "ipv6"))
+		json_object_set_new(body, "EnableIPv6", json_boolean(opt_bool(o, "ipv6")));
+	v = opt_list(o, "ipam-opt", &n);
+	json_object_set_new(body, "IPAM", json_pack("{s:s, s:o, s:o}", "Driver", opt_str(o, "ipam-driver", "default"),
+						    "Options", kv_map(v, n), "Config", cfg));
+	json_object_set_new(body, "Internal", json_boolean(opt_bool(o, "internal")));
+	json_object_set_new(body, "Attachable", json_boolean(opt_bool(o, "attachable")));
+	json_object_set_new(body, "Ingress", json_boolean(opt_bool(o, "ingress")));
+	json_object_set_new(body, "ConfigOnly", json_boolean(opt_bool(o, "config-only")));
+	if (opt_set(o, "config-from"))
+		json_object_set_new(body, "ConfigFrom", json_pack("{s:s}", "Network", opt_str(o, "config-from", "")));
+	v = opt_list(o, "opt", &n);
+	json_object_set_new(body, "Options", kv_map(v, n));
+	v = opt_list(o, "label", &n);
+	json_object_set_new(body, "Labels", kv_map(v, n));
+	_cleanup_json_ json_t *res = NULL;
+	if (cli_call(cli, "POST", "/networks/create", body, &res) < 0)
+		return cli_fail(cli, 1);
+	puts(skiff_json_str(res, "Id", ""));
+	return 0;
+}
+
+/* ---- ls ----------------------------------------------------------------- */
+
+static int cmp_network(const void *x, const void *y)
+{
+	const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
+	return natural_cmp(skiff_json_str(a, "Name", ""), skiff_json_str(b, "Name", ""));
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "k=v,k2=v2" of a label map (Go ranges randomly; sorted is one order) */
+static char *join_labels(json_t *labels)
+{
+	size_t nl = json_object_size(labels), i = 0, cap = 1, len = 0;
+	_cleanup_free_ const char **keys = calloc(nl + 1, sizeof(*keys));
+	const char *k;
+	json_t *val;
+	json_object_foreach(labels, k, val) keys[i++] = k;
+	qsort(keys, nl, sizeof(*keys), cmp_strp);
+	for (i = 0; i < nl; i++)
+		cap += strlen(keys[i]) + strlen(skiff_json_str(labels, keys[i], "")) + 2;
+	char *s = calloc(1, cap);
+	for (i = 0; i < nl; i++)
+		len += sprintf(s + len, "%s%s=%s", i ? "," : "", keys[i], skiff_json_str(labels, keys[i], ""));
+	return s;
+}
+
+/* docker's networkContext: everything a --format template can name */
+static json_t *network_row(json_t *nw, bool trunc)
+{
+	json_t *row = json_object();
+	const char *id = skiff_json_str(nw, "Id", "");
+	json_object_set_new(row, "ID", trunc ? json_stringn(id, strlen(id) < 12 ? strlen(id) : 12) : json_string(id));
+	json_object_set_new(row, "Name", json_string(skiff_json_str(nw, "Name", "")));
+	json_object_set_new(row, "Driver", json_string(skiff_json_str(nw, "Driver", "")));
+	json_object_set_new(row, "Scope", json_string(skiff_json_str(nw, "Scope", "")));
+	json_t *v4 = json_object_get(nw, "EnableIPv4");
+	json_object_set_new(row, "IPv4", json_string(!v4 || json_is_true(v4) ? "true" : "false"));
+	json_object_set_new(row, "IPv6", json_string(json_is_true(json_object_get(nw, "EnableIPv6")) ? "true" : "false"));
+	json_object_set_new(row, "Internal", json_string(json_is_true(json_object_get(nw, "Internal")) ? "true" : "false"));
+	json_t *labels = json_object_get(nw, "Labels");
+	_cleanup_free_ char *joined = join_labels(labels);
+	json_object_set_new(row, "Labels", json_string(joined));
+	char ts[64];
+	cli_time_string(cli_parse_rfc3339(skiff_json_str(nw, "Created", "")), ts, sizeof(ts));
+	json_object_set_new(row, "CreatedAt", json_string(ts));
+	json_object_set_new(row, "LabelsMap", json_is_object(labels) ? json_incref(labels) : json_object());
+	return cli_row_sorted(row);
+}
+
+static int cmd_network_ls(struct cli *cli, struct cli_opts *o)
+{
+	char path[4096] = "/networks";
+	size_t nf;
+	const char **f = opt_list(o, "filter", &nf);
+	_cleanup_free_ char *filters = cli_filters_query(f, nf);
+	if (filters)
+		PATH_FMT(path, "/networks?filters=%s", filters);
+	_cleanup_json_ json_t *res = NULL;
+	if (cli_call(cli, "GET", path, NULL, &res) < 0)
+		return cli_fail(cli, 1);
+	size_t n = json_array_size(res);
+	_cleanup_free_ json_t **sorted = calloc(n + 1, sizeof(*sorted));
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = json_array_get(res, i);
+	qsort(sorted, n, sizeof(*sorted), cmp_network);
+	bool trunc = !opt_bool(o, "no-trunc");
+	_cleanup_json_ json_t *rows = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(rows, network_row(sorted[i], trunc));
+	const char *fmt = opt_str(o, "format", NULL);
+	if (opt_bool(o, "quiet") && (!fmt || !*fmt || !strcmp(fmt, "table")))
+		fmt = "{{.ID}}";
+	static const char *const hdr[] = { "ID",	"NETWORK ID", "Name",	"NAME",	    "Driver",	 "DRIVER",
+					   "Scope",	"SCOPE",      "IPv4",	"IPV4",	    "IPv6",	 "IPV6",
+					   "Internal", "INTERNAL",  "Labels", "LABELS",    "CreatedAt", "CREATED AT",
+					   NULL };
+	_cleanup_json_ json_t *headers = json_object();
+	for (const char *const *h = hdr; *h; h += 2)
+		json_object_set_new(headers, h[0], json_string(h[1]));
+	return cli_print_rows(cli, fmt, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", rows, headers);
+}
+
+/* ---- inspect, rm -------------------------------------------------------- */
+
+static int cmd_network_inspect(struct cli *cli, struct cli_opts *o)
+{
+	const char *fmt = opt_str(o, "format", NULL);
+	_cleanup_json_ json_t *all = json_array(), *errs = json_array();
+	char path[2048];
+	for (int i = 0; i < o->argc; i++) {
+		_cleanup_free_ char *en = cli_urlencode(o->argv[i]);
+		PATH_FMT(path, "/networks/%s%s", en, opt_bool(o, "verbose") ? "?verbose=true" : "");
+		json_t *v = NULL;
+		if (cli_call(cli, "GET", path, NULL, &v) < 0) {
+			json_array_append_new(errs, json_string(cli->err.msg));
+			continue;
+		}
+		if (fmt && *fmt) {
+			int r = cli_print_formatted(cli, fmt, v);
+			json_decref(v);
+			if (r)
+				return r;
+		} else {
+			json_array_append_new(all, v);
+		}
+	}
+	if (!fmt || !*fmt) {
+		/* docker indents the daemon's bytes: its key order is kept */
+		_cleanup_free_ char *s = json_dumps(all, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+		puts(s ? s : "[]");
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(errs, i, e) cli_failf(cli, 1, "%s", json_string_value(e));
+	return json_array_size(errs) ? 1 : 0;
+}
+
+static int cmd_network_rm(struct cli *cli, struct cli_opts *o)
+{
+	char path[2048];
+	int status = 0;
+	for (int i = 0; i < o->argc; i++) {
+		_cleanup_free_ char *en = cli_urlencode(o->argv[i]);
+		PATH_FMT(path, "/networks/%s", en);
+		/* like docker: errors as they come, names removed on stdout */
+		if (cli_call(cli, "DELETE", path, NULL, NULL) < 0) {
+			if (opt_bool(o, "force") && cli->err.status == 404)
+				continue;
+			cli_fail(cli, 1);
+			status = 1;
+			continue;
+		}
+		puts(o->argv[i]);
+		fflush(stdout);
+	}
+	return status;
+}
+
+/* docker's prompt.Confirm: a line starting with y or Y */
+static bool confirm(const char *warning)
+{
+	printf("%s [y/N] ", warning);
+	fflush(stdout);
+	char line[64];
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	char *p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return (*p == 'y' || *p == 'Y') && (p[1] == '\n' || p[1] == '\r' || p[1] == 0 || p[1] == ' ');
+}
+
+static int cmd_network_prune(struct cli *cli, struct cli_opts *o)
+{
+	if (!opt_bool(o, "force") &&
+	    !confirm("WARNING! This will remove all custom networks not used by at least one container.\n"
+		     "Are you sure you want to continue?"))
+		return 0;
+	size_t nf;
+	const char **f = opt_list(o, "filter", &nf);
+	char path[4096] = "/networks/prune";
+	_cleanup_free_ char *filters = cli_filters_query(f, nf);
+	if (filters)
+		PATH_FMT(path, "/networks/prune?filters=%s", filters);
+	_cleanup_json_ json_t *res = NULL;
+	if (cli_call(cli, "POST", path, NULL, &res) < 0)
+		return cli_fail(cli, 1);
+	json_t *del = json_object_get(res, "NetworksDeleted");
+	if (json_array_size(del)) {
+		size_t i;
+		json_t *v;
+		printf("Deleted Networks:\n");
+		json_array_foreach(del, i, v) printf("%s\n", json_string_value(v) ? json_string_value(v) : "");
+		printf("\n");
+	}
+	return 0;
+}
+
+/* ---- connect, disconnect ------------------------------------------------ */
+
+static int cmd_network_connect(struct cli *cli, struct cli_opts *o)
+{
+	size_t n;
+	const char **v;
+	json_t *ipam = json_object();
+	if (opt_set(o, "ip"))
+		json_object_set_new(ipam, "IPv4Address", json_string(opt_str(o, "ip", "")));
+	if (opt_set(o, "ip6"))
+		json_object_set_new(ipam, "IPv6Address", json_string(opt_str(o, "ip6", "")));
+	v = opt_list(o, "link-local-ip", &n);
+	if (n) {
+		json_t *ll = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(ll, json_string(v[i]));
+		json_object_set_new(ipam, "LinkLocalIPs", ll);
+	}
+	json_t *ep = json_object();
+	json_object_set_new(ep, "IPAMConfig", ipam);
+	v = opt_list(o, "link", &n);
+	json_t *links = n ? json_array() : json_null();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(links, json_string(v[i]));
+	json_object_set_new(ep, "Links", links);
+	v = opt_list(o, "alias", &n);
+	json_t *aliases = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(aliases, json_string(v[i]));
+	json_object_set_new(ep, "Aliases", aliases);
+	json_object_set_new(ep, "MacAddress", json_string(""));
+	v = opt_list(o, "driver-opt", &n);
+	json_object_set_new(ep, "DriverOpts", kv_map(v, n));
+	json_object_set_new(ep, "GwPriority", json_integer(atoi(opt_str(o, "gw-priority", "0"))));
+	_cleanup_json_ json_t *body = json_pack("{s:s, s:o}", "Container", o->argv[1], "EndpointConfig", ep);
+	char path[2048];
+	_cleanup_free_ char *en = cli_urlencode(o->argv[0]);
+	PATH_FMT(path, "/networks/%s/connect", en);
+	if (cli_call(cli, "POST", path, body, NULL) < 0)
+		return cli_fail(cli, 1);
+	return 0;
+}
+
+static int cmd_network_disconnect(struct cli *cli, struct cli_opts *o)
+{
+	_cleanup_json_ json_t *body = json_pack("{s:s, s:b}", "Container", o->argv[1], "Force", opt_bool(o, "force"));
+	char path[2048];
+	_cleanup_free_ char *en = cli_urlencode(o->argv[0]);
+	PATH_FMT(path, "/networks/%s/disconnect", en);
+	if (cli_call(cli, "POST", path, body, NULL) < 0)
+		return cli_fail(cli, 1);
+	return 0;
+}
+
+/* ---- port --------------------------------------------------------------- */
+
+/* net.JoinHostPort */
+static void host_port(json_t *b, char *out, size_t len)
+{
+	const char *ip = skiff_json_str(b, "HostIp", "");
+	const char *p = skiff_json_str(b, "HostPort", "");
+	if (strchr(ip, ':'))
+		snprintf(out, len, "[%s]:%s", ip, p);
+	else
+		snprintf(out, len, "%s:%s", ip, p);
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return natural_cmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int cli_cmd_port(struct cli *cli, struct cli_opts *o)
+{
+	char path[2048];
+	_cleanup_free_ char *en = cli_urlencode(o->argv[0]);
+	PATH_FMT(path, "/containers/%s/json", en);
+	_cleanup_json_ json_t *c = NULL;
+	if (cli_call(cli, "GET", path, NULL, &c) < 0)
+		return cli_fail(cli, 1);
+	json_t *ports = json_object_get(json_object_get(c, "NetworkSettings"), "Ports");
+	char hp[128];
+	size_t i;
+	json_t *b;
+	if (o->argc == 2) {
+		char key[64];
+		const char *arg = o->argv[1];
+		snprintf(key, sizeof(key), "%s%s", arg, strchr(arg, '/') ? "" : "/tcp");
+		json_t *arr = json_object_get(ports, key);
+		if (!json_array_size(arr))
+			return cli_failf(cli, 1, "No public port '%s' published for %s", key, o->argv[0]);
+		json_array_foreach(arr, i, b)
+		{
+			host_port(b, hp, sizeof(hp));
+			puts(hp);
+		}
+		return 0;
+	}
+	size_t cap = 16, n = 0;
+	_cleanup_free_ char **lines = calloc(cap, sizeof(*lines));
+	const char *key;
+	json_t *arr;
+	json_object_foreach(ports, key, arr)
+	{
+		json_array_foreach(arr, i, b)
+		{
+			host_port(b, hp, sizeof(hp));
+			if (n == cap)
+				lines = realloc(lines, (cap *= 2) * sizeof(*lines));
+			if (asprintf(&lines[n], "%s -> %s", key, hp) >= 0)
+				n++;
+		}
+	}
+	qsort(lines, n, sizeof(*lines), cmp_line);
+	for (i = 0; i < n; i++) {
+		puts(lines[i]);
+		free(lines[i]);
+	}
+	return 0;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static const struct cli_flag create_flags[] = {
+	{ .name = "attachable", .type = FLAG_BOOL, .help = "Enable manual container attachment" },
+	{ .name = "aux-address", .type = FLAG_LIST, .help = "Auxiliary IPv4 or IPv6 addresses used by Network driver" },
+	{ .name = "config-from", .type = FLAG_STRING, .help = "The network from which to copy the configuration" },
+	{ .name = "config-only", .type = FLAG_BOOL, .help = "Create a configuration only network" },
+	{ .name = "driver", .shrt = 'd', .type = FLAG_STRING, .def = "\"bridge\"", .help = "Driver to manage the Network" },
+	{ .name = "gateway", .type = FLAG_LIST, .help = "IPv4 or IPv6 Gateway for the master subnet" },
+	{ .name = "ingress", .type = FLAG_BOOL, .help = "Create swarm routing-mesh network" },
+	{ .name = "internal", .type = FLAG_BOOL, .help = "Restrict external access to the network" },
+	{ .name = "ip-range", .type = FLAG_LIST, .help = "Allocate container ip from a sub-range" },
+	{ .name = "ipam-driver", .type = FLAG_STRING, .def = "\"default\"", .help = "IP Address Management Driver" },
+	{ .name = "ipam-opt", .type = FLAG_LIST, .help = "Set IPAM driver specific options" },
+	{ .name = "ipv4", .type = FLAG_BOOL, .def = "true", .help = "Enable or disable IPv4 address assignment" },
+	{ .name = "ipv6", .type = FLAG_BOOL, .help = "Enable or disable IPv6 address assignment" },
+	{ .name = "label", .type = FLAG_LIST, .help = "Set metadata on a network" },
+	{ .name = "opt", .shrt = 'o', .type = FLAG_LIST, .help = "Set driver specific options" },
+	{ .name = "scope", .type = FLAG_STRING, .help = "Control the network's scope" },
+	{ .name = "subnet", .type = FLAG_LIST, .help = "Subnet in CIDR format that represents a network segment" },
+	{ 0 },
+};
+static const struct cli_flag ls_flags[] = {
+	{ .name = "filter", .shrt = 'f', .type = FLAG_LIST, .help = "Provide filter values (e.g. \"driver=bridge\")" },
+	{ .name = "format", .type = FLAG_STRING,
+	  .help = "Format output using a custom template ('table', 'table TEMPLATE', 'json', 'TEMPLATE')" },
+	{ .name = "no-trunc", .type = FLAG_BOOL, .help = "Do not truncate the output" },
+	{ .name = "quiet", .shrt = 'q', .type = FLAG_BOOL, .help = "Only display network IDs" },
+	{ 0 },
+};
+static const struct cli_flag inspect_flags[] = {
+	{ .name = "format", .shrt = 'f', .type = FLAG_STRING, .help = "Format output using a custom template" },
+	{ .name = "verbose", .shrt = 'v', .type = FLAG_BOOL, .help = "Verbose output for diagnostics" },
+	{ 0 },
+};
+static const struct cli_flag rm_flags[] = {
+	{ .name = "force", .shrt = 'f', .type = FLAG_BOOL, .help = "Do not error if the network does not exist" },
+	{ 0 },
+};
+static const struct cli_flag prune_flags[] = {
+	{ .name = "filter", .type = FLAG_LIST, .help = "Provide filter values (e.g. \"until=<timestamp>\")" },
+	{ .name = "force", .shrt = 'f', .type = FLAG_BOOL, .help = "Do not prompt for confirmation" },
+	{ 0 },
+};
+static const struct cli_flag connect_flags[] = {
+	{ .name = "alias", .type = FLAG_LIST, .help = "Add network-scoped alias for the container" },
+	{ .name = "driver-opt", .type = FLAG_LIST, .help = "driver options for the network" },
+	{ .name = "gw-priority", .type = FLAG_STRING, .help = "Highest gw-priority provides the default gateway." },
+	{ .name = "ip", .type = FLAG_STRING, .help = "IPv4 address (e.g., \"172.30.100.104\")" },
+	{ .name = "ip6", .type = FLAG_STRING, .help = "IPv6 address (e.g., \"2001:db8::33\")" },
+	{ .name = "link", .type = FLAG_LIST, .help = "Add link to another container" },
+	{ .name = "link-local-ip", .type = FLAG_LIST, .help = "Add a link-local address for the container" },
+	{ 0 },
+};
+static const struct cli_flag disconnect_flags[] = {
+	{ .name = "force", .shrt = 'f', .type = FLAG_BOOL, .help = "Force the container to disconnect from a network" },
+	{ 0 },
+};
+
+const struct cli_cmd cli_network_cmds[] = {
+	{ .name = "connect", .summary = "Connect a container to a network", .usage = "[OPTIONS] NETWORK CONTAINER",
+	  .flags = connect_flags, .min_args = 2, .max_args = 2, .run = cmd_network_connect },
+	{ .name = "create", .summary = "Create a network", .usage = "[OPTIONS] NETWORK", .flags = create_flags,
+	  .min_args = 1, .max_args = 1, .run = cmd_network_create },
+	{ .name = "disconnect", .summary = "Disconnect a container from a network",
+	  .usage = "[OPTIONS] NETWORK CONTAINER", .flags = disconnect_flags, .min_args = 2, .max_args = 2,
+	  .run = cmd_network_disconnect },
+	{ .name = "inspect", .summary = "Display detailed information on one or more networks",
+	  .usage = "[OPTIONS] NETWORK [NETWORK...]", .flags = inspect_flags, .min_args = 1, .max_args = -1,
+	  .run = cmd_network_inspect },
+	{ .name = "ls", .aliases = "list", .summary = "List networks", .usage = "[OPTIONS]", .flags = ls_flags,
+	  .max_args = 0, .run = cmd_network_ls },
+	{ .name = "prune", .summary = "Remove all unused networks", .usage = "[OPTIONS]", .flags = prune_flags,
+	  .max_args = 0, .run = cmd_network_prune },
+	{ .name = "rm", .aliases = "remove", .summary = "Remove one or more networks",
+	  .usage = "NETWORK [NETWORK...]", .flags = rm_flags, .min_args = 1, .max_args = -1, .run = cmd_network_rm },
+};
+const size_t cli_network_ncmds = ARRAY_SIZE(cli_network_cmds);
