@@ -62,7 +62,7 @@ enum skiff_build_resolve_flags {
 	SKIFF_BUILD_SRC_ADD = 4,       /* ADD: local archives are marked, URLs are a clear 400 */
 };
 
-/* Expands srcs (as written after expansion of variables, e.g. "app/*.py",
+/* Expands srcs (as written after expansion of variables, e.g. "app/x*.py",
  * "./", "/abs" which means the root of the source) to existing entries of
  * the tree under rootfd, in order, globs sorted. instr ("COPY" / "ADD")
  * names the step in errors:
