@@ -25,7 +25,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "100"))
 DENSITY = int(os.environ.get("BENCH_DENSITY", "200"))
 # Further sections: modules in tests/bench with run(api, pid, sock) and
 # markdown(result), run against the same daemon after the density section.
-EXTRA_SECTIONS = ["stats_bench", "exec_bench"]
+EXTRA_SECTIONS = ["stats_bench", "exec_bench", "net_bench"]
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "Documentation", "performance.md"))
 
 
