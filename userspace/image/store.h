@@ -81,4 +81,32 @@ json_t *skiff_image_list_json(struct skiff_store *s, bool all, const json_t *fil
 json_t *skiff_image_inspect_json(struct skiff_store *s, const char *name, struct skiff_error *err);
 json_t *skiff_image_history_json(struct skiff_store *s, const char *name, struct skiff_error *err);
 
+/* ---- builds (userspace/image/commit.c) ---- */
+
+/* A scratch directory on the store's filesystem (malloc'd path), so a
+ * build step's overlay upper dir can later be renamed into the store as a
+ * layer without copying. */
+int skiff_store_scratch_dir(struct skiff_store *s, char **path, struct skiff_error *err);
+/* Commits a new image on top of parent_id (NULL or "" for scratch).
+ * upper_dir (may be NULL) is a directory in overlay upper format (0/0 char
+ * devices for whiteouts, trusted.overlay.opaque dirs): when it holds any
+ * change it is moved into the store as the new top layer (no copy), its tar
+ * blob (whiteouts as .wh. entries, entries sorted) is written, and its
+ * diff_id appended to config's rootfs.diff_ids; an empty upper adds no layer
+ * (*empty_layer true), as Docker. config is the full image config (history
+ * included; the caller appends the history row, whose "empty_layer" this
+ * function sets) and is updated in place. The image is untagged and marked
+ * as a build intermediate (hidden from the list unless all). upper_dir is
+ * consumed (moved or removed). id: "sha256:...". */
+int skiff_image_commit(struct skiff_store *s, const char *parent_id, const char *upper_dir, json_t *config,
+		       char id[72], struct skiff_error *err);
+/* The full image config blob of an image (caller json_decref's). */
+int skiff_image_config(struct skiff_store *s, const char *ref, json_t **config, struct skiff_error *err);
+/* {id: parent id ("" for scratch)} of every image made by commit. */
+json_t *skiff_image_parents(struct skiff_store *s);
+/* Removes an image by id when no tag and no container uses it and no other
+ * image names it as parent; *freed += bytes. 0 when removed, -EBUSY when
+ * kept. */
+int skiff_image_remove_unused(struct skiff_store *s, const char *id, int64_t *freed);
+
 #endif
