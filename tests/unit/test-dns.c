@@ -480,6 +480,31 @@ TEST_F(dns, malformed_packets_get_formerr_or_nothing)
 	EXPECT_EQ(0x7777, ID(r));
 }
 
+TEST_F(dns, clients_going_away_mid_forward)
+{
+	unsigned char q[512], r[4096];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(self->port), .sin_addr.s_addr = htonl(LO) };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	skiff_dns_set_timeout_ms(self->dns, 200);
+	self->mode = UP_SILENT;
+	ASSERT_EQ(0, connect(s, (struct sockaddr *)&a, sizeof(a)));
+	int n = query(q, 1, "gone.example", 1);
+	unsigned char pf[2] = { 0, (unsigned char)n };
+	ASSERT_EQ(2, send(s, pf, 2, 0));
+	ASSERT_EQ(n, send(s, q, (size_t)n, 0));
+	/* a zero-length message and a half one before leaving */
+	ASSERT_EQ(4, send(s, "\0\0\0\x30", 4, 0));
+	pump(self, -1, 100);
+	close(s);
+	/* a UDP forward in flight when the listener goes */
+	ASSERT_EQ(n, send(self->client, q, (size_t)n, 0));
+	pump(self, -1, 50);
+	skiff_dns_unlisten(self->dns, LO);
+	EXPECT_EQ(-1, pump(self, self->client, 400));
+	(void)r;
+}
+
 TEST_F(dns, listen_twice_conflicts_and_unlisten_frees_the_port)
 {
 	struct skiff_error err = { 0 };

@@ -285,28 +285,30 @@ static int child_wait(struct child *c)
 	return -1;
 }
 
-/* The "container": answers one connection on :80 with a greeting. */
+/* The "container": answers *(int *)arg connections (1 if NULL) on :80
+ * with a greeting naming the peer. */
 static int serve_once(void *arg)
 {
-	(void)arg;
+	int nconn = arg ? *(int *)arg : 1;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
 	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0)
 		return -1;
-	/* tell the test we listen: a file in /tmp shared by all namespaces
-	 * would do, but stdout is enough: the parent polls by connecting. */
+	/* The parent retries its connect until this listens. */
 	alarm(15);
-	struct sockaddr_in peer;
-	socklen_t pl = sizeof(peer);
-	int c = accept(s, (struct sockaddr *)&peer, &pl);
-	if (c < 0)
-		return -1;
-	char msg[64];
-	int n = snprintf(msg, sizeof(msg), "hello from the container to %s\n", inet_ntoa(peer.sin_addr));
-	if (write(c, msg, n) != n)
-		return -1;
-	close(c);
+	while (nconn-- > 0) {
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+		int c = accept(s, (struct sockaddr *)&peer, &pl);
+		if (c < 0)
+			return -1;
+		char msg[64];
+		int n = snprintf(msg, sizeof(msg), "hello from the container to %s\n", inet_ntoa(peer.sin_addr));
+		if (write(c, msg, n) != n)
+			return -1;
+		close(c);
+	}
 	return 0;
 }
 
@@ -403,16 +405,20 @@ TEST(local_dnat_fallback_reaches_container_from_loopback)
 	struct skiff_error err = { 0 };
 	struct skiff_nft *n = NULL;
 	struct skiff_cidr c = { IP(10, 99, 0, 0), 24 };
-	struct skiff_port p = { IPPROTO_TCP, IP(127, 0, 0, 1), 8080, IP(10, 99, 0, 2), 80 };
+	struct skiff_port p[] = {
+		{ IPPROTO_TCP, IP(127, 0, 0, 1), 8080, IP(10, 99, 0, 2), 80 },
+		{ IPPROTO_TCP, 0, 8081, IP(10, 99, 0, 2), 80 },
+	};
 	struct child ctr = { 0 };
 	char got[128] = "";
+	int conns = 3;
 
 	PRIVATE_NETNS();
-	ASSERT_EQ(0, child_start(&ctr, ctr_setup, serve_once, NULL));
+	ASSERT_EQ(0, child_start(&ctr, ctr_setup, serve_once, &conns));
 	ASSERT_EQ(0, host_setup(&ctr, NULL));
 	ASSERT_EQ(0, skiff_nft_open(TBL, &n, &err)) TH_LOG("%s", err.msg);
 	ASSERT_EQ(0, skiff_nft_network_set(n, "skt0", &c, false, &err)) TH_LOG("%s", err.msg);
-	ASSERT_EQ(0, skiff_nft_ports_add(n, &p, 1, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, skiff_nft_ports_add(n, p, 2, &err)) TH_LOG("%s", err.msg);
 	ASSERT_EQ(0, skiff_nft_local_dnat(n, true, &err)) TH_LOG("%s", err.msg);
 	_cleanup_free_ char *rl = NULL;
 	size_t len;
@@ -421,6 +427,11 @@ TEST(local_dnat_fallback_reaches_container_from_loopback)
 	ASSERT_EQ(0, child_go(&ctr));
 	ASSERT_EQ(0, fetch("127.0.0.1", 8080, got, sizeof(got)));
 	/* masqueraded to the bridge's address: 127.0.0.1 cannot be answered */
+	EXPECT_STREQ("hello from the container to 10.99.0.1\n", got);
+	/* host_ip 0: any local address, loopback or the bridge's */
+	ASSERT_EQ(0, fetch("127.0.0.1", 8081, got, sizeof(got)));
+	EXPECT_STREQ("hello from the container to 10.99.0.1\n", got);
+	ASSERT_EQ(0, fetch("10.99.0.1", 8081, got, sizeof(got)));
 	EXPECT_STREQ("hello from the container to 10.99.0.1\n", got);
 	EXPECT_EQ(0, child_wait(&ctr));
 
