@@ -956,8 +956,7 @@ int skiff_ctr_config_validate(json_t *body, int ncpu, json_t *warnings, struct s
 				return r;
 		}
 	}
-	if (skiff_ctr_netmode(hc, &target) == SKIFF_NET_OTHER)
-		return skiff_error_set(err, SKIFF_ENOTFOUND, ENOENT, "network %s not found", target);
+	/* NetworkMode naming a network: the network manager checks it exists */
 	if (skiff_ctr_netmode(hc, &target) == SKIFF_NET_CONTAINER && !*target)
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid network mode: container:");
 	return 0;

@@ -122,6 +122,11 @@ int skiff_restart_policy_validate(const json_t *host_config, struct skiff_error 
 
 /* etcfiles.c: writes <dir>/hostname, hosts and resolv.conf for c. */
 int skiff_ctr_write_etc_files(const struct skiff_ctr *c, struct skiff_error *err);
+/* The same with the network's view: ip (may be NULL/"") gets an /etc/hosts
+ * line for the hostname; nameserver (user networks: skiffd's resolver on
+ * the gateway) replaces the host's nameservers unless --dns was given. */
+int skiff_ctr_write_etc_files_net(const struct skiff_ctr *c, const char *ip, const char *nameserver,
+				  struct skiff_error *err);
 /* host_resolv: content of the host's resolv.conf; returns malloc'd content
  * for the container (127.x nameservers dropped, Docker's fallbacks). */
 char *skiff_resolv_conf_filter(const char *host_resolv);

@@ -31,6 +31,7 @@
 #include "filters.h"
 #include "health.h"
 #include "names.h"
+#include "../net/network.h"
 
 struct waiter {
 	struct waiter *next;
@@ -556,6 +557,9 @@ int skiff_container_create(struct skiff_daemon *d, const char *name, json_t *bod
 	if (r < 0)
 		goto fail;
 	c->command = skiff_ctr_command_string(c->path, c->args);
+	r = skiff_net_ctr_create(d, c, err);
+	if (r < 0)
+		goto fail;
 	if (skiff_ctr_netmode(c->host_config, &target) == SKIFF_NET_CONTAINER &&
 	    !skiff_container_find(d, target, err)) {
 		r = -ENOENT;
@@ -635,6 +639,13 @@ static void set_error(struct skiff_ctr *c, const char *msg)
 	c->error = msg && *msg ? strdup(msg) : NULL;
 }
 
+/* ps shows each network's address: it changes with every start and stop */
+static void drop_ps_cache(struct skiff_ctr *c)
+{
+	free(c->rt->ps_cache);
+	c->rt->ps_cache = NULL;
+}
+
 static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_error *err)
 {
 	_cleanup_strv_ char **lower = NULL;
@@ -678,16 +689,29 @@ static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_er
 	if (r < 0)
 		return skiff_error_wrap(err, "starting container '%s'", c->name + 1);
 	START_TRACE(c->id, "start:image");
-	r = skiff_ctr_write_etc_files(c, err);
+	r = skiff_net_ctr_start(d, c, netns, sizeof(netns), err);
 	if (r < 0)
 		return r;
+	START_TRACE(c->id, "start:net");
+	{
+		char ip[16], nameserver[16];
+		skiff_net_ctr_etc(d, c, ip, nameserver);
+		r = skiff_ctr_write_etc_files_net(c, ip, nameserver, err);
+	}
+	if (r < 0) {
+		skiff_net_ctr_spawned(d, c, 0);
+		return r;
+	}
 	START_TRACE(c->id, "start:etc");
 	r = skiff_ctr_volumes_mount(d, c, err);
-	if (r < 0)
+	if (r < 0) {
+		skiff_net_ctr_spawned(d, c, 0);
 		return r;
+	}
 	spec = skiff_ctr_build_spec(c, lower, netns, err);
 	if (!spec) {
 		skiff_ctr_volumes_unmount(d, c);
+		skiff_net_ctr_spawned(d, c, 0);
 		return -ENOMEM;
 	}
 	START_TRACE(c->id, "start:spec");
@@ -720,6 +744,8 @@ static int do_start(struct skiff_daemon *d, struct skiff_ctr *c, struct skiff_er
 		r = skiff_monitor_spawn_finish(d->monitor, &pid, err);
 	}
 	START_TRACE(c->id, "start:spawn-rep");
+	skiff_net_ctr_spawned(d, c, r < 0 ? 0 : pid);
+	drop_ps_cache(c);
 	if (r < 0) {
 		/* Docker: the exec failure is a 400, ExitCode 127 (126 when not executable) */
 		if (err->status == SKIFF_EINVAL || err->status == 0) {
@@ -960,6 +986,7 @@ static void do_remove(struct skiff_daemon *d, struct skiff_ctr *c)
 	if (d->monitor && skiff_monitor_forget(d->monitor, c->id, &err) < 0)
 		log_debug("container %.12s: forget: %s", c->id, err.msg);
 	START_TRACE(c->id, "remove:forget");
+	skiff_net_ctr_remove(d, c);
 	skiff_ctr_volumes_release(d, c,
 				  c->rt->remove_volumes || skiff_json_bool(c->host_config, "AutoRemove", false));
 	discard_dir(d->containers, c);
@@ -1125,6 +1152,8 @@ static void handle_exit(struct skiff_daemon *d, struct skiff_ctr *c, int code, b
 	ran = (double)(c->finished_at.tv_sec - c->started_at.tv_sec);
 	c->status = SKIFF_CTR_EXITED;
 	skiff_ctr_volumes_unmount(d, c);
+	skiff_net_ctr_stop(d, c);
+	drop_ps_cache(c);
 	/* state.json is written below, once what follows the exit is known:
 	 * one write per transition, none for a container about to go */
 	if (oom)
@@ -1176,6 +1205,14 @@ static void on_exit_cb(const struct skiff_monitor_exit *ex, void *data)
 	handle_exit(d, c, ex->exit_code, ex->oom_killed, ex->finished_at, false);
 }
 
+void skiff_container_config_changed(struct skiff_daemon *d, struct skiff_ctr *c)
+{
+	(void)d;
+	drop_ps_cache(c);
+	if (save_config(c) < 0)
+		log_warn("container %.12s: saving its config failed", c->id);
+}
+
 void skiff_container_attach_ref(struct skiff_ctr *c)
 {
 	c->rt->attaches++;
@@ -1201,20 +1238,9 @@ static const char *net_name(const struct skiff_ctr *c)
 	return !strcmp(m, "default") ? "bridge" : m;
 }
 
-static json_t *endpoint_json(void)
+static json_t *networks_json(struct skiff_daemon *d, const struct skiff_ctr *c)
 {
-	return json_pack("{s:n, s:n, s:n, s:s, s:n, s:i, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}",
-			 "IPAMConfig", "Links", "Aliases", "MacAddress", "", "DriverOpts", "GwPriority", 0,
-			 "NetworkID", "", "EndpointID", "", "Gateway", "", "IPAddress", "", "IPPrefixLen", 0,
-			 "IPv6Gateway", "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DNSNames");
-}
-
-static json_t *networks_json(const struct skiff_ctr *c)
-{
-	json_t *n = json_object();
-	if (strncmp(net_name(c), "container:", 10))
-		json_object_set_new(n, net_name(c), endpoint_json());
-	return n;
+	return skiff_net_ctr_networks_json(d, c);
 }
 
 static _Thread_local uint64_t du_total;
@@ -1256,12 +1282,12 @@ static json_t *ps_entry(struct skiff_daemon *d, const struct skiff_ctr *c, const
 
 	skiff_ctr_status_string(c, now, status, sizeof(status));
 	skiff_health_status_suffix(c, status, sizeof(status));
-	o = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, s:{s:o}, s:o}", "Id", c->id,
+	o = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:o, s:O, s:s, s:s, s:{s:s}, s:{s:o}, s:o}", "Id", c->id,
 		      "Names", c->name, "Image", c->image, "ImageID", c->image_id, "Command", c->command, "Created",
-		      (json_int_t)c->created.tv_sec, "Ports", "Labels", json_is_object(labels) ? labels : json_null(),
+		      (json_int_t)c->created.tv_sec, "Ports", skiff_net_ctr_ports_ps(d, c), "Labels", json_is_object(labels) ? labels : json_null(),
 		      "State", skiff_ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
-		      net_name(c), "NetworkSettings", "Networks", networks_json(c), "Mounts", skiff_ctr_mounts_public(c->mounts));
-	if (o && size)
+		      net_name(c), "NetworkSettings", "Networks", networks_json(d, c), "Mounts", skiff_ctr_mounts_public(c->mounts));
+	if (o && size && d)
 		add_sizes(d, c, o);
 	return o;
 }
@@ -1291,7 +1317,7 @@ static const char *ps_cached(struct skiff_ctr *c)
 
 	if (c->rt->ps_cache)
 		return c->rt->ps_cache;
-	o = ps_entry(NULL, c, &zero, false);
+	o = ps_entry(c->rt->d, c, &zero, false);
 	json_object_del(o, "State");
 	json_object_del(o, "Status");
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -1426,7 +1452,9 @@ json_t *skiff_container_inspect_json(struct skiff_daemon *d, struct skiff_ctr *c
 		       "", "SandboxID", running ? c->id : "", "SandboxKey",
 		       "", "Ports", "HairpinMode", 0, "SecondaryIPAddresses", "SecondaryIPv6Addresses",
 		       "EndpointID", "", "Gateway", "", "GlobalIPv6PrefixLen", 0, "GlobalIPv6Address", "", "IPAddress",
-		       "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "", "Networks", networks_json(c));
+		       "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "", "Networks", json_object());
+	if (ns)
+		skiff_net_ctr_settings(d, c, ns);
 	if (running && c->pid > 0)
 		json_object_set_new(ns, "SandboxKey", json_sprintf("/proc/%d/ns/net", c->pid));
 	o = json_pack("{s:s, s:s, s:s, s:O, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:n,"
@@ -1607,6 +1635,7 @@ static void reconcile(struct skiff_daemon *d, json_t *running)
 			c->pid = (int)skiff_json_int(r, "pid", c->pid);
 			if (c->status != SKIFF_CTR_PAUSED)
 				c->status = SKIFF_CTR_RUNNING;
+			skiff_net_ctr_adopt(d, c);
 			skiff_health_start(d, c);
 			continue;
 		}
@@ -1689,6 +1718,7 @@ int skiff_containers_init(struct skiff_daemon *d, struct skiff_error *err)
 	if (r < 0)
 		return skiff_error_wrap(err, "listing running containers");
 	reconcile(d, running);
+	skiff_net_reconcile(d);
 	skiff_ctr_volumes_reconcile(d);
 	return 0;
 }

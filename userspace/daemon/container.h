@@ -79,6 +79,9 @@ int skiff_container_top(struct skiff_daemon *d, struct skiff_ctr *c, const char 
 /* Attach sessions hold a container: AutoRemove waits until they ended. */
 void skiff_container_attach_ref(struct skiff_ctr *c);
 void skiff_container_attach_unref(struct skiff_daemon *d, const char *id);
+/* The container's config changed outside this file (network connect and
+ * disconnect): persists config.v2.json and refreshes what ps caches. */
+void skiff_container_config_changed(struct skiff_daemon *d, struct skiff_ctr *c);
 /* Emits a container event with the usual attributes (name, image, labels) plus extra. */
 void skiff_container_event(struct skiff_daemon *d, struct skiff_ctr *c, const char *action, json_t *extra);
 /* <dir>/<id>-json.log */

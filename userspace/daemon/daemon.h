@@ -14,6 +14,7 @@ struct skiff_containers;  /* userspace/daemon/container.h */
 struct skiff_events;      /* userspace/daemon/events.h */
 struct skiff_monitor;     /* userspace/runtime/monitor-client.h */
 struct skiff_volumes;     /* userspace/daemon/volume.h */
+struct skiff_net;         /* userspace/net/network.h: networks, endpoints, data path */
 
 struct skiff_daemon {
 	struct event_base *base;
@@ -25,6 +26,7 @@ struct skiff_daemon {
 	struct skiff_events *events;
 	struct skiff_monitor *monitor;
 	struct skiff_volumes *volumes;
+	struct skiff_net *net; /* NULL when networking could not start */
 	struct skiff_cgroup_layout cgroups; /* detected at start */
 	json_t *warnings; /* array of strings for /info: anything degraded */
 	struct timespec started;

@@ -70,7 +70,7 @@ char *skiff_resolv_conf_filter(const char *host)
 	return out;
 }
 
-static char *resolv_for(const struct skiff_ctr *c, bool host_net)
+static char *resolv_for(const struct skiff_ctr *c, bool host_net, const char *nameserver)
 {
 	_cleanup_free_ char *host = NULL;
 	json_t *dns = json_object_get(c->host_config, "Dns");
@@ -83,6 +83,26 @@ static char *resolv_for(const struct skiff_ctr *c, bool host_net)
 	FILE *f;
 
 	skiff_read_file("/etc/resolv.conf", &host, NULL);
+	if (nameserver && *nameserver && !json_array_size(dns)) {
+		/* user networks: skiffd's resolver on the gateway answers names
+		 * and forwards the rest (Docker's 127.0.0.11) */
+		f = open_memstream(&out, &len);
+		if (!f)
+			return NULL;
+		if (json_array_size(search)) {
+			fputs("search", f);
+			json_array_foreach(search, i, e) fprintf(f, " %s", json_string_value(e));
+			fputs("\n", f);
+		}
+		fprintf(f, "nameserver %s\n", nameserver);
+		if (json_array_size(opts)) {
+			fputs("options", f);
+			json_array_foreach(opts, i, e) fprintf(f, " %s", json_string_value(e));
+			fputs("\n", f);
+		}
+		fclose(f);
+		return out;
+	}
 	if (!json_array_size(dns) && !json_array_size(search) && !json_array_size(opts))
 		return host_net ? strdup(host ? host : "") : skiff_resolv_conf_filter(host);
 	/* explicit --dns* replace the host's values (Docker keeps the other lines) */
@@ -113,6 +133,12 @@ static char *resolv_for(const struct skiff_ctr *c, bool host_net)
 }
 
 int skiff_ctr_write_etc_files(const struct skiff_ctr *c, struct skiff_error *err)
+{
+	return skiff_ctr_write_etc_files_net(c, NULL, NULL, err);
+}
+
+int skiff_ctr_write_etc_files_net(const struct skiff_ctr *c, const char *ip, const char *nameserver,
+				  struct skiff_error *err)
 {
 	bool host_net = skiff_ctr_netmode(c->host_config, NULL) == SKIFF_NET_HOST;
 	char hbuf[13], hostname[300], name[256];
@@ -146,6 +172,8 @@ int skiff_ctr_write_etc_files(const struct skiff_ctr *c, struct skiff_error *err
 		      "ff02::2\tip6-allrouters\n",
 		      f);
 	}
+	if (!host_net && ip && *ip)
+		fprintf(f, "%s\t%s\n", ip, name);
 	json_array_foreach(json_object_get(c->host_config, "ExtraHosts"), i, e)
 	{
 		/* "name:ip" (or "name=ip" in newer clients) */
@@ -160,7 +188,7 @@ int skiff_ctr_write_etc_files(const struct skiff_ctr *c, struct skiff_error *err
 	if (r < 0)
 		return r;
 
-	resolv = resolv_for(c, host_net);
+	resolv = resolv_for(c, host_net, nameserver);
 	if (!resolv)
 		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
 	return write_str(c, "resolv.conf", resolv, err);

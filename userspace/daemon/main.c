@@ -2,6 +2,7 @@
  * image store, events and the container manager (which reconnects to the
  * monitor), then serves the Engine API on a single-threaded libevent loop.
  * Containers outlive skiffd: SIGTERM and kill -9 both leave them running. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,6 +25,8 @@
 #include "container.h"
 #include "daemon.h"
 #include "events.h"
+#include "../net/network.h"
+#include "../runtime/cgroup.h"
 #include "volume.h"
 
 #define MAX_HOSTS 8
@@ -37,6 +40,9 @@ struct opts {
 	const char *log_file;
 	const char *pidfile;
 	bool debug;
+	bool cleanup;
+	struct skiff_net_opts net;
+	int npools, ndns;
 };
 
 static const char usage[] =
@@ -52,10 +58,16 @@ static const char usage[] =
 	"      --log-file string    Write logs to this file instead of stderr\n"
 	"  -p, --pidfile string     Path of the pid file (default <exec-root>/skiffd.pid)\n"
 	"  -D, --debug              Enable debug logging\n"
+	"  -b, --bridge string      Name of the default bridge (default \"skiff0\")\n"
+	"      --bip string         The default bridge's address and prefix (default \"10.123.0.1/16\")\n"
+	"      --default-address-pool base=CIDR,size=N\n"
+	"                           Subnets for user-defined networks (default base=10.124.0.0/14,size=24)\n"
+	"      --dns list           Upstream DNS servers (IP[:PORT]) for the containers' resolver\n"
+	"      --cleanup            Delete this daemon's bridges, nftables table and eBPF pins, then exit\n"
 	"  -v, --version            Print version information and quit\n"
 	"  -h, --help               Print this help\n";
 
-enum { OPT_DATA_ROOT = 256, OPT_EXEC_ROOT, OPT_LOG_FILE };
+enum { OPT_DATA_ROOT = 256, OPT_EXEC_ROOT, OPT_LOG_FILE, OPT_BIP, OPT_POOL, OPT_DNS, OPT_CLEANUP, OPT_NO_BPF_PORTS };
 
 static const struct option long_opts[] = {
 	{ "host", required_argument, NULL, 'H' },
@@ -65,6 +77,12 @@ static const struct option long_opts[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "debug", no_argument, NULL, 'D' },
+	{ "bridge", required_argument, NULL, 'b' },
+	{ "bip", required_argument, NULL, OPT_BIP },
+	{ "default-address-pool", required_argument, NULL, OPT_POOL },
+	{ "dns", required_argument, NULL, OPT_DNS },
+	{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+	{ "no-bpf-ports", no_argument, NULL, OPT_NO_BPF_PORTS }, /* hidden: tests the nftables fallback */
 	{ "version", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -76,7 +94,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .data_root = "/var/lib/skiff", .exec_root = "/run/skiff", .log_level = "info" };
-	while ((c = getopt_long(argc, argv, "H:l:p:Dvh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "H:l:p:Db:vh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
 			if (o->nhosts == MAX_HOSTS) {
@@ -102,6 +120,32 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			o->debug = true;
+			break;
+		case 'b':
+			o->net.bridge = optarg;
+			break;
+		case OPT_BIP:
+			o->net.bip = optarg;
+			break;
+		case OPT_POOL:
+			if (o->npools == 7) {
+				fprintf(stderr, "skiffd: at most 7 --default-address-pool flags\n");
+				return -1;
+			}
+			o->net.pools[o->npools++] = optarg;
+			break;
+		case OPT_DNS:
+			if (o->ndns == 7) {
+				fprintf(stderr, "skiffd: at most 7 --dns flags\n");
+				return -1;
+			}
+			o->net.dns[o->ndns++] = optarg;
+			break;
+		case OPT_CLEANUP:
+			o->cleanup = true;
+			break;
+		case OPT_NO_BPF_PORTS:
+			o->net.no_bpf_ports = true;
 			break;
 		case 'v':
 			printf("skiffd version %s, API %s (minimum %s)\n", SKIFF_ENGINE_VERSION, SKIFF_API_VERSION,
@@ -175,6 +219,46 @@ static int write_pidfile(const char *path)
 	}
 	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	return skiff_write_atomic(path, buf, strlen(buf), 0644);
+}
+
+/* skiffd --cleanup: a container whose cgroup exists still runs. */
+static int count_running(const char *data_root)
+{
+	struct skiff_cgroup_layout l;
+	_cleanup_free_ char *root = skiff_path_join(data_root, "containers");
+	_cleanup_closedir_ DIR *dir = NULL;
+	struct dirent *de;
+	int n = 0;
+
+	if (!root || skiff_cgroup_detect(&l, NULL) < 0 || !(dir = opendir(root)))
+		return 0;
+	while ((de = readdir(dir))) {
+		char path[600];
+		const char *ctl = l.mode == SKIFF_CGROUP_V1 || (l.mode == SKIFF_CGROUP_HYBRID && l.nv1) ? "pids" : NULL;
+		if (strlen(de->d_name) != 64)
+			continue;
+		if (skiff_cgroup_path(&l, ctl, de->d_name, path, sizeof(path)) == 0 && access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+static int do_cleanup(const struct opts *o)
+{
+	struct skiff_error err = { 0 };
+	_cleanup_free_ char *root = realpath(o->data_root, NULL);
+	int n = count_running(root ? root : o->data_root);
+
+	if (n > 0) {
+		fprintf(stderr, "skiffd: --cleanup refused: %d container%s of %s still run%s; stop them first\n", n,
+			n == 1 ? "" : "s", o->data_root, n == 1 ? "s" : "");
+		return 1;
+	}
+	if (skiff_net_cleanup(root ? root : o->data_root, &o->net, &err) < 0) {
+		fprintf(stderr, "skiffd: --cleanup: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
 }
 
 static char *monitor_path(void)
@@ -254,9 +338,6 @@ static void detect_host(struct skiff_daemon *d)
 					      json_string("WARNING: the cgroup v2 hierarchy has no cpu/memory/pids "
 							  "controllers enabled: resource limits will not work"));
 	}
-	json_array_append_new(d->warnings,
-			      json_string("WARNING: bridge networking is not available yet: containers on the default "
-					  "network get a network namespace with only loopback"));
 }
 
 int main(int argc, char **argv)
@@ -286,6 +367,8 @@ int main(int argc, char **argv)
 	skiff_log_init("skiffd", level, NULL);
 	x.log_file = o.log_file;
 	signal(SIGPIPE, SIG_IGN);
+	if (o.cleanup)
+		return do_cleanup(&o);
 
 	d->data_root = realpath(o.data_root, NULL);
 	if (!d->data_root) {
@@ -340,6 +423,10 @@ int main(int argc, char **argv)
 		log_error("opening the volume store: %s", err.msg);
 		goto fail;
 	}
+	if (skiff_net_init(d, &o.net, &err) < 0) {
+		log_error("starting networking: %s", err.msg);
+		goto fail;
+	}
 	if (skiff_containers_init(d, &err) < 0) {
 		log_error("starting the container manager: %s", err.msg);
 		goto fail;
@@ -379,6 +466,7 @@ out:
 	skiff_http_server_free(x.srv);
 	if (d->containers)
 		skiff_containers_shutdown(d);
+	skiff_net_shutdown(d);
 	if (d->images)
 		skiff_store_close(d->images);
 	skiff_volumes_close(d->volumes);
