@@ -435,6 +435,10 @@ TEST(local_dnat_fallback_reaches_container_from_loopback)
 	EXPECT_STREQ("hello from the container to 10.99.0.1\n", got);
 	EXPECT_EQ(0, child_wait(&ctr));
 
+	/* A bridge in the set that no longer exists does not stop the switch. */
+	struct skiff_cidr c2 = { IP(10, 98, 0, 0), 24 };
+	ASSERT_EQ(0, skiff_nft_network_set(n, "gone0", &c2, false, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, skiff_nft_local_dnat(n, true, &err)) TH_LOG("%s", err.msg);
 	ASSERT_EQ(0, skiff_nft_local_dnat(n, false, &err)) TH_LOG("%s", err.msg);
 	free(rl);
 	rl = NULL;

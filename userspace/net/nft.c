@@ -237,7 +237,9 @@ static int set_route_localnet(const char *bridge, bool on, struct skiff_error *e
 	char path[128];
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", bridge);
 	int r = skiff_write_file(path, on ? "1" : "0");
-	if (r < 0)
+	/* The set may name a bridge a crashed daemon left behind and someone
+	 * removed since: nothing to set there. */
+	if (r < 0 && r != -ENOENT)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "setting route_localnet on '%s'", bridge);
 	return 0;
 }
