@@ -31,9 +31,9 @@ static int fake_lookup(void *data, uint32_t client_ip, const char *name, uint32_
 		uint32_t a[2];
 		int n;
 	} table[] = {
-		{ "web", { 0x0a000005 }, 1 },
-		{ "db", { 0x0a000006, 0x0a000007 }, 2 },
-		{ "web.alias", { 0x0a000005 }, 1 },
+	    {"web", {0x0a000005}, 1},
+	    {"db", {0x0a000006, 0x0a000007}, 2},
+	    {"web.alias", {0x0a000005}, 1},
 	};
 	(void)data;
 	lookups++;
@@ -58,7 +58,7 @@ static long now_ms(void)
 static int free_port(void)
 {
 	for (int i = 0; i < 50; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(LO) };
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(LO)};
 		socklen_t al = sizeof(a);
 		int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), ok;
 		bind(u, (struct sockaddr *)&a, sizeof(a));
@@ -114,10 +114,10 @@ FIXTURE(dns)
 
 FIXTURE_SETUP(dns)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	char up[32];
-	const char *ups[] = { up, NULL };
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(LO) };
+	const char *ups[] = {up, NULL};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(LO)};
 	int one = 1;
 
 	lookups = 0;
@@ -161,7 +161,7 @@ static int up_answer(FIXTURE_DATA(dns) * self, const unsigned char *q, int n, un
 	if (self->mode == UP_TRUNCATED)
 		out[2] |= 0x02;
 	out[7] = 1;
-	static const unsigned char rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4 };
+	static const unsigned char rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4};
 	memcpy(out + n, rr, sizeof(rr));
 	self->up_seen_id = (uint16_t)(q[0] << 8 | q[1]);
 	self->up_queries++;
@@ -179,7 +179,7 @@ static int pump(FIXTURE_DATA(dns) * self, int fd, int ms)
 
 	while (now_ms() < end) {
 		event_base_loop(self->base, EVLOOP_NONBLOCK);
-		struct pollfd p[3] = { { fd, POLLIN, 0 }, { self->up_udp, POLLIN, 0 }, { self->up_tcp, POLLIN, 0 } };
+		struct pollfd p[3] = {{fd, POLLIN, 0}, {self->up_udp, POLLIN, 0}, {self->up_tcp, POLLIN, 0}};
 		if (poll(p, 3, 2) <= 0)
 			continue;
 		if (p[1].revents) {
@@ -187,7 +187,8 @@ static int pump(FIXTURE_DATA(dns) * self, int fd, int ms)
 			socklen_t fl = sizeof(from);
 			int n = (int)recvfrom(self->up_udp, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
 			if (n >= 12 && self->mode != UP_SILENT)
-				sendto(self->up_udp, r, (size_t)up_answer(self, q, n, r), 0, (struct sockaddr *)&from, fl);
+				sendto(self->up_udp, r, (size_t)up_answer(self, q, n, r), 0, (struct sockaddr *)&from,
+				       fl);
 			else if (n >= 12)
 				self->up_queries++;
 		}
@@ -244,14 +245,17 @@ TEST_F(dns, a_for_a_container_name_ttl_0_case_insensitive)
 	ASSERT_EQ(n + 16, m);
 	/* the question echoed, then the answer: ptr, A, IN, TTL 0, 10.0.0.5 */
 	EXPECT_EQ(0, memcmp(q + 12, r + 12, (size_t)n - 12));
-	static const unsigned char rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 10, 0, 0, 5 };
+	static const unsigned char rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 10, 0, 0, 5};
 	EXPECT_EQ(0, memcmp(rr, r + n, sizeof(rr)));
 
 	n = query(q, 0x4321, "WeB.AliaS", 1);
 	m = ask(self, q, n, r, 2000);
 	ASSERT_EQ(n + 16, m);
 	EXPECT_EQ(0, RCODE(r));
-	EXPECT_EQ(0, memcmp("\x03WeB\x05" "AliaS", r + 12, 10)) TH_LOG("the client's case is kept");
+	EXPECT_EQ(0, memcmp("\x03WeB\x05"
+			    "AliaS",
+			    r + 12, 10))
+	TH_LOG("the client's case is kept");
 
 	n = query(q, 7, "db", 1);
 	m = ask(self, q, n, r, 2000);
@@ -325,10 +329,10 @@ TEST_F(dns, silent_upstream_gives_servfail_within_the_timeout)
 TEST_F(dns, no_upstream_answers_servfail_and_refused_does_not_happen_below_cap)
 {
 	unsigned char q[512], r[4096];
-	struct skiff_error err = { 0 };
-	const char *none[] = { NULL };
-	const char *bad[] = { "300.1.1.1", NULL };
-	const char *badport[] = { "1.1.1.1:99999", NULL };
+	struct skiff_error err = {0};
+	const char *none[] = {NULL};
+	const char *bad[] = {"300.1.1.1", NULL};
+	const char *badport[] = {"1.1.1.1:99999", NULL};
 	EXPECT_EQ(-EINVAL, skiff_dns_set_upstreams(self->dns, bad, &err));
 	EXPECT_EQ(400, err.status);
 	EXPECT_EQ(-EINVAL, skiff_dns_set_upstreams(self->dns, badport, &err));
@@ -341,7 +345,7 @@ TEST_F(dns, no_upstream_answers_servfail_and_refused_does_not_happen_below_cap)
 TEST_F(dns, forwarded_queries_beyond_the_cap_are_refused)
 {
 	unsigned char q[512], r[4096];
-	struct rlimit rl = { 4096, 4096 };
+	struct rlimit rl = {4096, 4096};
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		SKIP(return, "cannot raise RLIMIT_NOFILE: %s", strerror(errno));
 	int big = 1 << 20;
@@ -373,7 +377,7 @@ TEST_F(dns, forwarded_queries_beyond_the_cap_are_refused)
 /* One length-prefixed query over TCP; returns the reply length. */
 static int ask_tcp(FIXTURE_DATA(dns) * self, int s, const unsigned char *q, int n, unsigned char *r)
 {
-	unsigned char pf[2] = { (unsigned char)(n >> 8), (unsigned char)n };
+	unsigned char pf[2] = {(unsigned char)(n >> 8), (unsigned char)n};
 	if (send(s, pf, 2, 0) != 2 || send(s, q, (size_t)n, 0) != n)
 		return -1;
 	int got = 0, want = -1;
@@ -397,7 +401,7 @@ static int ask_tcp(FIXTURE_DATA(dns) * self, int s, const unsigned char *q, int 
 TEST_F(dns, tcp_queries_local_and_forwarded)
 {
 	unsigned char q[512], r[4096];
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(self->port), .sin_addr.s_addr = htonl(LO) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(self->port), .sin_addr.s_addr = htonl(LO)};
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_EQ(0, connect(s, (struct sockaddr *)&a, sizeof(a)));
 	int n = query(q, 0x0102, "db", 1);
@@ -483,14 +487,14 @@ TEST_F(dns, malformed_packets_get_formerr_or_nothing)
 TEST_F(dns, clients_going_away_mid_forward)
 {
 	unsigned char q[512], r[4096];
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(self->port), .sin_addr.s_addr = htonl(LO) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(self->port), .sin_addr.s_addr = htonl(LO)};
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 
 	skiff_dns_set_timeout_ms(self->dns, 200);
 	self->mode = UP_SILENT;
 	ASSERT_EQ(0, connect(s, (struct sockaddr *)&a, sizeof(a)));
 	int n = query(q, 1, "gone.example", 1);
-	unsigned char pf[2] = { 0, (unsigned char)n };
+	unsigned char pf[2] = {0, (unsigned char)n};
 	ASSERT_EQ(2, send(s, pf, 2, 0));
 	ASSERT_EQ(n, send(s, q, (size_t)n, 0));
 	/* a zero-length message and a half one before leaving */
@@ -507,15 +511,15 @@ TEST_F(dns, clients_going_away_mid_forward)
 
 TEST_F(dns, listen_twice_conflicts_and_unlisten_frees_the_port)
 {
-	struct skiff_error err = { 0 };
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(self->port), .sin_addr.s_addr = htonl(LO) };
+	struct skiff_error err = {0};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(self->port), .sin_addr.s_addr = htonl(LO)};
 
 	EXPECT_GT(0, skiff_dns_listen(self->dns, LO, (uint16_t)self->port, &err));
 	EXPECT_EQ(409, err.status);
 	TH_LOG("%s", err.msg);
 	/* someone else on the port: the error names the address */
 	int other = free_port();
-	struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(other), .sin_addr.s_addr = htonl(0x7f000002) };
+	struct sockaddr_in b = {.sin_family = AF_INET, .sin_port = htons(other), .sin_addr.s_addr = htonl(0x7f000002)};
 	int blocker = socket(AF_INET, SOCK_DGRAM, 0);
 	ASSERT_EQ(0, bind(blocker, (struct sockaddr *)&b, sizeof(b)));
 	EXPECT_GT(0, skiff_dns_listen(self->dns, 0x7f000002, (uint16_t)other, &err));

@@ -25,10 +25,10 @@
 
 #define TBL "skiff-unit"
 
-#define PRIVATE_NETNS()                                                                            \
-	do {                                                                                       \
-		if (unshare(CLONE_NEWNET) < 0)                                                     \
-			SKIP(return, "cannot unshare a network namespace: %s", strerror(errno));   \
+#define PRIVATE_NETNS()                                                                                                \
+	do {                                                                                                           \
+		if (unshare(CLONE_NEWNET) < 0)                                                                         \
+			SKIP(return, "cannot unshare a network namespace: %s", strerror(errno));                       \
 	} while (0)
 
 #define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
@@ -68,7 +68,7 @@ static int sh(const char *fmt, ...)
 
 TEST(open_twice_keeps_one_set_of_base_chains)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_nft *n = NULL;
 
 	PRIVATE_NETNS();
@@ -92,9 +92,9 @@ TEST(open_twice_keeps_one_set_of_base_chains)
 
 TEST(bad_names_are_refused)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_nft *n = NULL;
-	struct skiff_cidr c = { IP(10, 1, 0, 0), 16 };
+	struct skiff_cidr c = {IP(10, 1, 0, 0), 16};
 
 	PRIVATE_NETNS();
 	EXPECT_EQ(-EINVAL, skiff_nft_open("x; flush ruleset", &n, &err));
@@ -107,9 +107,9 @@ TEST(bad_names_are_refused)
 
 TEST(network_set_replaces_and_del_removes)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_nft *n = NULL;
-	struct skiff_cidr c = { IP(10, 1, 0, 0), 16 };
+	struct skiff_cidr c = {IP(10, 1, 0, 0), 16};
 
 	PRIVATE_NETNS();
 	ASSERT_EQ(0, skiff_nft_open(TBL, &n, &err));
@@ -123,7 +123,7 @@ TEST(network_set_replaces_and_del_removes)
 
 	/* Becoming internal: no masquerade, isolation both ways. */
 	ASSERT_EQ(0, skiff_nft_network_set(n, "br-a", &c, true, &err)) TH_LOG("%s", err.msg);
-	struct skiff_cidr c2 = { IP(10, 2, 3, 0), 24 };
+	struct skiff_cidr c2 = {IP(10, 2, 3, 0), 24};
 	ASSERT_EQ(0, skiff_nft_network_set(n, "br-b", &c2, false, &err)) TH_LOG("%s", err.msg);
 	_cleanup_free_ char *t2 = list_table();
 	EXPECT_EQ(0, count(t2, "10.1.0.0/16"));
@@ -143,13 +143,13 @@ TEST(network_set_replaces_and_del_removes)
 
 TEST(ports_add_del_in_one_call_and_survive_reopen)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_nft *n = NULL;
 	struct skiff_port p[] = {
-		{ IPPROTO_TCP, 0, 8080, IP(10, 1, 0, 2), 80 },
-		{ IPPROTO_TCP, 0, 8443, IP(10, 1, 0, 2), 443 },
-		{ IPPROTO_UDP, 0, 5353, IP(10, 1, 0, 2), 53 },
-		{ IPPROTO_TCP, IP(127, 0, 0, 1), 9000, IP(10, 1, 0, 2), 9000 },
+	    {IPPROTO_TCP, 0, 8080, IP(10, 1, 0, 2), 80},
+	    {IPPROTO_TCP, 0, 8443, IP(10, 1, 0, 2), 443},
+	    {IPPROTO_UDP, 0, 5353, IP(10, 1, 0, 2), 53},
+	    {IPPROTO_TCP, IP(127, 0, 0, 1), 9000, IP(10, 1, 0, 2), 9000},
 	};
 
 	PRIVATE_NETNS();
@@ -164,7 +164,7 @@ TEST(ports_add_del_in_one_call_and_survive_reopen)
 	EXPECT_EQ(1, count(t1, "127.0.0.1 . 9000 : 10.1.0.2 . 9000"));
 
 	/* A stale mapping of the same host port is replaced. */
-	struct skiff_port q = { IPPROTO_TCP, 0, 8080, IP(10, 1, 0, 7), 8000 };
+	struct skiff_port q = {IPPROTO_TCP, 0, 8080, IP(10, 1, 0, 7), 8000};
 	ASSERT_EQ(0, skiff_nft_ports_add(n, &q, 1, &err)) TH_LOG("%s", err.msg);
 	_cleanup_free_ char *t2 = list_table();
 	EXPECT_EQ(1, count(t2, "8080 : 10.1.0.7 . 8000"));
@@ -172,23 +172,23 @@ TEST(ports_add_del_in_one_call_and_survive_reopen)
 
 	/* Deleting: the replaced one is not ours any more and stays; absent
 	 * ones are no error; the rest go in one call. */
-	struct skiff_port absent = { IPPROTO_UDP, 0, 1234, IP(10, 1, 0, 9), 1 };
+	struct skiff_port absent = {IPPROTO_UDP, 0, 1234, IP(10, 1, 0, 9), 1};
 	ASSERT_EQ(0, skiff_nft_ports_del(n, &p[1], 3, &err)) TH_LOG("%s", err.msg);
 	ASSERT_EQ(0, skiff_nft_ports_del(n, &absent, 1, &err)) TH_LOG("%s", err.msg);
 	ASSERT_EQ(0, skiff_nft_ports_del(n, &q, 1, &err)) TH_LOG("%s", err.msg);
 	_cleanup_free_ char *t3 = list_table();
 	EXPECT_EQ(0, count(t3, "elements"));
 
-	struct skiff_port bad = { 99, 0, 1, IP(10, 1, 0, 2), 1 };
+	struct skiff_port bad = {99, 0, 1, IP(10, 1, 0, 2), 1};
 	EXPECT_EQ(-EINVAL, skiff_nft_ports_add(n, &bad, 1, &err));
 	skiff_nft_close(n);
 }
 
 TEST(errors_carry_nft_text)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_nft *n = NULL;
-	struct skiff_port p = { IPPROTO_TCP, 0, 8080, IP(10, 1, 0, 2), 80 };
+	struct skiff_port p = {IPPROTO_TCP, 0, 8080, IP(10, 1, 0, 2), 80};
 
 	PRIVATE_NETNS();
 	ASSERT_EQ(0, skiff_nft_open(TBL, &n, &err));
@@ -204,7 +204,7 @@ TEST(errors_carry_nft_text)
 
 TEST(destroy_removes_the_table)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_nft *n = NULL;
 
 	PRIVATE_NETNS();
@@ -228,7 +228,7 @@ struct child {
 
 static int wait_byte(int fd)
 {
-	struct pollfd p = { fd, POLLIN, 0 };
+	struct pollfd p = {fd, POLLIN, 0};
 	char c;
 	if (poll(&p, 1, 10000) != 1 || read(fd, &c, 1) != 1)
 		return -1;
@@ -262,10 +262,7 @@ static int child_start(struct child *c, const char *setup, int (*fn)(void *), vo
 	return wait_byte(c->from_child) == 'n' ? 0 : -1;
 }
 
-static int child_go(struct child *c)
-{
-	return write(c->to_child, "g", 1) == 1 ? 0 : -1;
-}
+static int child_go(struct child *c) { return write(c->to_child, "g", 1) == 1 ? 0 : -1; }
 
 static int child_wait(struct child *c)
 {
@@ -290,7 +287,7 @@ static int child_wait(struct child *c)
 static int serve_once(void *arg)
 {
 	int nconn = arg ? *(int *)arg : 1;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80)};
 	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0)
@@ -316,11 +313,11 @@ static int serve_once(void *arg)
  * what is sent back into buf. */
 static int fetch(const char *ip, int port, char *buf, size_t len)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
 	inet_pton(AF_INET, ip, &a.sin_addr);
 	for (int i = 0; i < 50; i++) {
 		int s = socket(AF_INET, SOCK_STREAM, 0);
-		struct timeval tv = { 3, 0 };
+		struct timeval tv = {3, 0};
 		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
@@ -372,12 +369,12 @@ static const char ctr_setup[] = "ip link set lo up && ip addr add 10.99.0.2/24 d
 
 TEST(remote_client_reaches_published_port_through_dnat)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_nft *n = NULL;
-	struct skiff_cidr c = { IP(10, 99, 0, 0), 24 };
-	struct skiff_port p = { IPPROTO_TCP, 0, 8080, IP(10, 99, 0, 2), 80 };
-	struct child ctr = { 0 }, remote = { 0 };
-	struct remote_arg ra = { 0 };
+	struct skiff_cidr c = {IP(10, 99, 0, 0), 24};
+	struct skiff_port p = {IPPROTO_TCP, 0, 8080, IP(10, 99, 0, 2), 80};
+	struct child ctr = {0}, remote = {0};
+	struct remote_arg ra = {0};
 
 	PRIVATE_NETNS();
 	ASSERT_EQ(0, child_start(&ctr, ctr_setup, serve_once, NULL));
@@ -402,14 +399,14 @@ TEST(remote_client_reaches_published_port_through_dnat)
 
 TEST(local_dnat_fallback_reaches_container_from_loopback)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_nft *n = NULL;
-	struct skiff_cidr c = { IP(10, 99, 0, 0), 24 };
+	struct skiff_cidr c = {IP(10, 99, 0, 0), 24};
 	struct skiff_port p[] = {
-		{ IPPROTO_TCP, IP(127, 0, 0, 1), 8080, IP(10, 99, 0, 2), 80 },
-		{ IPPROTO_TCP, 0, 8081, IP(10, 99, 0, 2), 80 },
+	    {IPPROTO_TCP, IP(127, 0, 0, 1), 8080, IP(10, 99, 0, 2), 80},
+	    {IPPROTO_TCP, 0, 8081, IP(10, 99, 0, 2), 80},
 	};
-	struct child ctr = { 0 };
+	struct child ctr = {0};
 	char got[128] = "";
 	int conns = 3;
 
@@ -436,7 +433,7 @@ TEST(local_dnat_fallback_reaches_container_from_loopback)
 	EXPECT_EQ(0, child_wait(&ctr));
 
 	/* A bridge in the set that no longer exists does not stop the switch. */
-	struct skiff_cidr c2 = { IP(10, 98, 0, 0), 24 };
+	struct skiff_cidr c2 = {IP(10, 98, 0, 0), 24};
 	ASSERT_EQ(0, skiff_nft_network_set(n, "gone0", &c2, false, &err)) TH_LOG("%s", err.msg);
 	ASSERT_EQ(0, skiff_nft_local_dnat(n, true, &err)) TH_LOG("%s", err.msg);
 	ASSERT_EQ(0, skiff_nft_local_dnat(n, false, &err)) TH_LOG("%s", err.msg);

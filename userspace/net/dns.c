@@ -22,10 +22,10 @@
 #include "../lib/cleanup.h"
 
 #define DNS_HDR 12
-#define DNS_UDP_MAX 512         /* our own answers stay within plain DNS */
+#define DNS_UDP_MAX 512 /* our own answers stay within plain DNS */
 #define DNS_MAX_MSG 65535
 #define MAX_UPSTREAMS 8
-#define MAX_FORWARDS 1024       /* concurrent forwarded queries, REFUSED beyond */
+#define MAX_FORWARDS 1024 /* concurrent forwarded queries, REFUSED beyond */
 #define MAX_TCP_CONNS 256
 #define TCP_IDLE_SEC 10
 #define TCP_OUT_MAX (256 * 1024) /* a client that does not read gets closed */
@@ -63,9 +63,9 @@ struct fwd {
 	uint16_t client_id, up_id;
 	unsigned char *query;
 	size_t qlen;
-	int up;        /* index of the upstream being tried */
+	int up; /* index of the upstream being tried */
 	int tries_left;
-	int fd;        /* UDP upstream socket */
+	int fd; /* UDP upstream socket */
 	struct event *ev;
 	struct bufferevent *bev; /* TCP upstream */
 	struct event *timer;
@@ -90,10 +90,7 @@ struct skiff_dns {
 
 /* ---- wire format ---- */
 
-static uint16_t rd16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
+static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static void wr16(unsigned char *p, uint16_t v)
 {
@@ -234,8 +231,8 @@ static void tcp_send(struct tconn *c, const unsigned char *msg, size_t len)
 	bufferevent_write(c->bev, msg, len);
 }
 
-static void reply_to(struct listener *l, const struct sockaddr_in *client, struct tconn *conn,
-		     const unsigned char *msg, size_t len)
+static void reply_to(struct listener *l, const struct sockaddr_in *client, struct tconn *conn, const unsigned char *msg,
+		     size_t len)
 {
 	if (conn)
 		tcp_send(conn, msg, len);
@@ -441,8 +438,8 @@ static int fwd_try(struct fwd *f)
 
 /* Takes a copy of the query; replies REFUSED when too many are in flight
  * and SERVFAIL when there is no upstream to ask. */
-static void forward(struct skiff_dns *dns, struct listener *l, const struct sockaddr_in *client,
-		    struct tconn *conn, const unsigned char *msg, size_t len, const struct question *q)
+static void forward(struct skiff_dns *dns, struct listener *l, const struct sockaddr_in *client, struct tconn *conn,
+		    const unsigned char *msg, size_t len, const struct question *q)
 {
 	unsigned char buf[DNS_UDP_MAX];
 	int rcode = RC_SERVFAIL;
@@ -599,7 +596,7 @@ static void tconn_read_cb(struct bufferevent *bev, void *arg)
 		}
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, msg, n);
-		struct sockaddr_in peer = { 0 };
+		struct sockaddr_in peer = {0};
 		socklen_t pl = sizeof(peer);
 		getpeername(bufferevent_getfd(bev), (struct sockaddr *)&peer, &pl);
 		/* handle_query may free c (output over its cap): look at the
@@ -626,7 +623,7 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct
 {
 	struct listener *l = arg;
 	struct skiff_dns *dns = l->dns;
-	struct timeval idle = { TCP_IDLE_SEC, 0 };
+	struct timeval idle = {TCP_IDLE_SEC, 0};
 	(void)lev;
 	(void)sa;
 	(void)salen;
@@ -716,10 +713,7 @@ int skiff_dns_new(struct event_base *base, skiff_dns_lookup_fn lookup, void *dat
 	return 0;
 }
 
-void skiff_dns_set_timeout_ms(struct skiff_dns *dns, int ms)
-{
-	dns->timeout_ms = ms > 0 ? ms : 5000;
-}
+void skiff_dns_set_timeout_ms(struct skiff_dns *dns, int ms) { dns->timeout_ms = ms > 0 ? ms : 5000; }
 
 int skiff_dns_set_upstreams(struct skiff_dns *dns, const char *const *servers, struct skiff_error *err)
 {
@@ -763,7 +757,7 @@ static void listener_free(struct skiff_dns *dns, struct listener *l)
 
 int skiff_dns_listen(struct skiff_dns *dns, uint32_t addr, uint16_t port, struct skiff_error *err)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(addr) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(addr)};
 	char ip[INET_ADDRSTRLEN];
 	int one = 1;
 

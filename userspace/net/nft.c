@@ -157,7 +157,7 @@ static void ip_str(uint32_t ip, char *out, size_t len)
 
 int skiff_nft_open(const char *table, struct skiff_nft **out, struct skiff_error *err)
 {
-	struct script s = { 0 };
+	struct script s = {0};
 	const char *t = table;
 	int r;
 
@@ -175,7 +175,7 @@ int skiff_nft_open(const char *table, struct skiff_nft **out, struct skiff_error
 	 * chains are flushed and refilled in the same transaction, so opening
 	 * twice never duplicates a rule and there is no moment without them. */
 	sc_add(&s, "add table ip %s\n", t);
-	static const char *const port_maps[] = { "pub_tcp", "pub_udp" };
+	static const char *const port_maps[] = {"pub_tcp", "pub_udp"};
 	for (size_t i = 0; i < ARRAY_SIZE(port_maps); i++) {
 		sc_add(&s, "add map ip %s %s { type inet_service : ipv4_addr . inet_service; }\n", t, port_maps[i]);
 		sc_add(&s, "add map ip %s %s_ip { type ipv4_addr . inet_service : ipv4_addr . inet_service; }\n", t,
@@ -194,7 +194,7 @@ int skiff_nft_open(const char *table, struct skiff_nft **out, struct skiff_error
 	sc_add(&s, "add chain ip %s output { type nat hook output priority -100; policy accept; }\n", t);
 	sc_add(&s, "add chain ip %s postrouting { type nat hook postrouting priority 100; policy accept; }\n", t);
 	sc_add(&s, "add chain ip %s forward { type filter hook forward priority 0; policy accept; }\n", t);
-	static const char *const base[] = { "ports", "prerouting", "output", "postrouting", "forward" };
+	static const char *const base[] = {"ports", "prerouting", "output", "postrouting", "forward"};
 	for (size_t i = 0; i < ARRAY_SIZE(base); i++)
 		sc_add(&s, "flush chain ip %s %s\n", t, base[i]);
 	/* Specific host addresses first, then "every local address". */
@@ -247,7 +247,7 @@ static int set_route_localnet(const char *bridge, bool on, struct skiff_error *e
 int skiff_nft_network_set(struct skiff_nft *n, const char *bridge, const struct skiff_cidr *subnet, bool internal,
 			  struct skiff_error *err)
 {
-	struct script s = { 0 };
+	struct script s = {0};
 	const char *t = n->table, *b = bridge;
 	char net[24];
 	int r;
@@ -266,8 +266,8 @@ int skiff_nft_network_set(struct skiff_nft *n, const char *bridge, const struct 
 	sc_add(&s, "add chain ip %s nat-%s\nflush chain ip %s nat-%s\n", t, b, t, b);
 	sc_add(&s, "add chain ip %s fwd-%s\nflush chain ip %s fwd-%s\n", t, b, t, b);
 	if (!internal)
-		sc_add(&s, "add rule ip %s nat-%s ip saddr %s/%d oifname != \"%s\" masquerade\n", t, b, net, subnet->len,
-		       b);
+		sc_add(&s, "add rule ip %s nat-%s ip saddr %s/%d oifname != \"%s\" masquerade\n", t, b, net,
+		       subnet->len, b);
 	/* Hairpin: a container reaching a published port of its own bridge
 	 * (itself or a neighbour) must see the reply come from the host. */
 	sc_add(&s, "add rule ip %s nat-%s oifname \"%s\" ct status dnat masquerade\n", t, b, b);
@@ -289,7 +289,7 @@ int skiff_nft_network_set(struct skiff_nft *n, const char *bridge, const struct 
 
 int skiff_nft_network_del(struct skiff_nft *n, const char *bridge, struct skiff_error *err)
 {
-	struct script s = { 0 };
+	struct script s = {0};
 	const char *t = n->table, *b = bridge;
 	int r;
 
@@ -314,19 +314,15 @@ int skiff_nft_network_del(struct skiff_nft *n, const char *bridge, struct skiff_
 	return 0;
 }
 
-static const char *proto_name(uint8_t proto)
-{
-	return proto == IPPROTO_UDP ? "udp" : "tcp";
-}
+static const char *proto_name(uint8_t proto) { return proto == IPPROTO_UDP ? "udp" : "tcp"; }
 
 static int ports_check(const struct skiff_port *p, size_t np, struct skiff_error *err)
 {
 	for (size_t i = 0; i < np; i++)
 		if ((p[i].proto != IPPROTO_TCP && p[i].proto != IPPROTO_UDP) || !p[i].host_port || !p[i].ctr_port ||
 		    !p[i].ctr_ip)
-			return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
-					       "nftables: invalid port mapping %u/%u -> %u", p[i].host_port,
-					       p[i].proto, p[i].ctr_port);
+			return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "nftables: invalid port mapping %u/%u -> %u",
+					       p[i].host_port, p[i].proto, p[i].ctr_port);
 	return 0;
 }
 
@@ -354,7 +350,7 @@ static void ports_script(struct script *s, const char *t, const char *verb, cons
 
 int skiff_nft_ports_add(struct skiff_nft *n, const struct skiff_port *p, size_t np, struct skiff_error *err)
 {
-	struct script s = { 0 };
+	struct script s = {0};
 	int r = ports_check(p, np, err);
 
 	if (r < 0 || !np)
@@ -365,7 +361,7 @@ int skiff_nft_ports_add(struct skiff_nft *n, const struct skiff_port *p, size_t 
 		/* A key mapped elsewhere is stale (the daemon reserved the host
 		 * port by bind() before calling): drop those keys one by one,
 		 * errors ignored, then run the whole add once more. */
-		struct script d = { 0 };
+		struct script d = {0};
 		for (size_t i = 0; i < np && !d.oom; i++) {
 			ports_script(&d, n->table, "delete", &p[i], 1, false);
 			if (!d.oom)
@@ -384,7 +380,7 @@ int skiff_nft_ports_add(struct skiff_nft *n, const struct skiff_port *p, size_t 
 
 int skiff_nft_ports_del(struct skiff_nft *n, const struct skiff_port *p, size_t np, struct skiff_error *err)
 {
-	struct script s = { 0 };
+	struct script s = {0};
 	int r = ports_check(p, np, err);
 
 	if (r < 0 || !np)
@@ -434,7 +430,7 @@ static int bridges_foreach(struct skiff_nft *n, int (*fn)(const char *, bool, st
 
 int skiff_nft_local_dnat(struct skiff_nft *n, bool on, struct skiff_error *err)
 {
-	struct script s = { 0 };
+	struct script s = {0};
 	const char *t = n->table;
 	int r;
 
@@ -465,7 +461,7 @@ int skiff_nft_local_dnat(struct skiff_nft *n, bool on, struct skiff_error *err)
 
 int skiff_nft_destroy(const char *table, struct skiff_error *err)
 {
-	struct script s = { 0 };
+	struct script s = {0};
 	int r;
 
 	if (!name_ok(table, 48))
