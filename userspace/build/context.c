@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,11 @@ static void *pump_main(void *arg)
 		ssize_t n = read(p->in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) { /* a non-blocking socket: wait for more */
+			struct pollfd pfd = { .fd = p->in, .events = POLLIN };
+			poll(&pfd, 1, -1);
+			continue;
+		}
 		if (n <= 0)
 			break;
 		p->count += n;
