@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -246,6 +247,8 @@ static int child_start(struct child *c, const char *setup, int (*fn)(void *), vo
 	if (c->pid == 0) {
 		close(a[1]);
 		close(b[0]);
+		/* A failed ASSERT ends the test process: take the child along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (unshare(CLONE_NEWNET) < 0)
 			_exit(90);
 		if (write(b[1], "n", 1) != 1 || wait_byte(a[0]) != 'g')
