@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -191,6 +194,30 @@ static int udp_client(void *arg)
 	return 0;
 }
 
+/* In a network namespace of its own, with the container's port listening
+ * there too: 10 when the published port was NOT redirected (refused). */
+static int netns_client(void *arg)
+{
+	struct client *c = arg;
+	struct sockaddr_in a = sin_of(c->ip, c->port), l = sin_of(LOCALHOST, (uint16_t)c->nbytes);
+	struct ifreq ifr;
+	if (unshare(CLONE_NEWNET) < 0)
+		return 1;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	ifr.ifr_flags = IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return 2;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(lfd, (struct sockaddr *)&l, sizeof(l)) < 0 || listen(lfd, 1) < 0)
+		return 3;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		return 5;
+	return errno == ECONNREFUSED ? 10 : 4;
+}
+
 /* Sends c->nbytes over TCP (accounting). */
 static int bulk_client(void *arg)
 {
@@ -320,9 +347,29 @@ TEST_F(bpfnet, no_ports_option_turns_ports_off)
 	EXPECT_EQ(0, prog_count(self->ports_cg, BPF_CGROUP_INET4_CONNECT));
 	skiff_bpf_net_status(self->b, st, sizeof(st));
 	EXPECT_NE(NULL, strstr(st, "published ports: nftables DNAT fallback")) TH_LOG("%s", st);
-	struct skiff_port p = {IPPROTO_TCP, 0, 1234, LOCALHOST, 80};
+	struct skiff_port p = {.proto = IPPROTO_TCP, .host_ip = 0, .host_port = 1234, .ctr_ip = LOCALHOST, .ctr_port = 80};
 	EXPECT_EQ(-EOPNOTSUPP, skiff_bpf_ports_add(self->b, &p, 1, &err));
 	EXPECT_EQ(503, err.status);
+}
+
+TEST_F(bpfnet, incompatible_pinned_map_is_recreated)
+{
+	struct skiff_error err = {0};
+	char p[256];
+	skiff_bpf_net_close(self->b);
+	self->b = NULL;
+	ASSERT_EQ(0, skiff_bpf_net_destroy(pin_dir, &err));
+	snprintf(p, sizeof(p), "%s/maps", pin_dir);
+	ASSERT_EQ(0, skiff_mkdir_p(p, 0700));
+	/* an older skiff's skiff_acct_cfg with another value size */
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "skiff_acct_cfg", 8, 4, 16, NULL);
+	ASSERT_LE(0, fd);
+	snprintf(p, sizeof(p), "%s/maps/skiff_acct_cfg", pin_dir);
+	ASSERT_EQ(0, bpf_obj_pin(fd, p));
+	close(fd);
+	ASSERT_EQ(0, open_net(self, &err)) TH_LOG("%s", err.msg);
+	EXPECT_TRUE(skiff_bpf_net_has_acct(self->b));
+	EXPECT_EQ(0, skiff_bpf_ctr_attach(self->b, CTR_ID, self->ctr_cg, NULL, &err)) TH_LOG("%s", err.msg);
 }
 
 /* Accepts one connection on lfd and greets it. */
@@ -346,8 +393,8 @@ TEST_F(bpfnet, tcp_redirect)
 	_cleanup_close_ int lfd = bound_socket(SOCK_STREAM, LOCALHOST, &p1);
 	ASSERT_LE(0, lfd);
 	struct skiff_port ports[] = {
-		{IPPROTO_TCP, LOCALHOST, p2, LOCALHOST, p1},
-		{IPPROTO_TCP, 0, p3, LOCALHOST, p1}, /* every host address */
+		{.proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = p2, .ctr_ip = LOCALHOST, .ctr_port = p1},
+		{.proto = IPPROTO_TCP, .host_ip = 0, .host_port = p3, .ctr_ip = LOCALHOST, .ctr_port = p1}, /* every host address */
 	};
 	ASSERT_EQ(0, skiff_bpf_ports_add(self->b, ports, 2, &err)) TH_LOG("%s", err.msg);
 
@@ -365,6 +412,11 @@ TEST_F(bpfnet, tcp_redirect)
 	pid = spawn_in(self->other_cg, tcp_client, &c);
 	EXPECT_EQ(10, exit_code(pid)) TH_LOG("expected ECONNREFUSED outside the cgroup");
 
+	/* nor from another network namespace (those clients go through DNAT) */
+	struct client cn = {LOCALHOST, p2, p1};
+	pid = spawn_in(self->ports_cg, netns_client, &cn);
+	EXPECT_EQ(10, exit_code(pid)) TH_LOG("expected no redirect in another netns");
+
 	/* a deleted port is no longer redirected */
 	EXPECT_EQ(0, skiff_bpf_ports_del(self->b, ports, 2));
 	pid = spawn_in(self->ports_cg, tcp_client, &c);
@@ -377,7 +429,7 @@ TEST_F(bpfnet, udp_redirect)
 	uint16_t p1, p2 = free_port(SOCK_DGRAM);
 	_cleanup_close_ int sfd = bound_socket(SOCK_DGRAM, LOCALHOST, &p1);
 	ASSERT_LE(0, sfd);
-	struct skiff_port port = {IPPROTO_UDP, LOCALHOST, p2, LOCALHOST, p1};
+	struct skiff_port port = {.proto = IPPROTO_UDP, .host_ip = LOCALHOST, .host_port = p2, .ctr_ip = LOCALHOST, .ctr_port = p1};
 	ASSERT_EQ(0, skiff_bpf_ports_add(self->b, &port, 1, &err)) TH_LOG("%s", err.msg);
 
 	struct client c = {LOCALHOST, p2, 0};

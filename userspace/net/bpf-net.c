@@ -59,6 +59,7 @@ static const char *const ctr_dirs[] = {"ingress", "egress"};
 /* ---- libbpf's messages: kept for error texts, never printed ---- */
 
 static __thread char libbpf_last[256];
+static __thread bool libbpf_reuse_failed;
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -66,6 +67,8 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, ap);
 	libbpf_last[strcspn(libbpf_last, "\n")] = '\0';
+	if (strstr(libbpf_last, "reuse pinned map"))
+		libbpf_reuse_failed = true;
 	return 0;
 }
 
@@ -171,6 +174,23 @@ static int set_pin(struct bpf_map *m, const char *pin_dir)
 	return r < 0 ? r : bpf_map__set_pin_path(m, p);
 }
 
+/* A new skiff whose map layout changed cannot reuse the old pins: those maps
+ * go (their state is lost: the daemon re-adds ports and policies of running
+ * containers), the feature stays. Only after libbpf said "reuse". */
+static bool unpin_stale_maps(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+	if (!libbpf_reuse_failed)
+		return false;
+	bpf_object__for_each_map(m, obj)
+	{
+		const char *p = bpf_map__pin_path(m);
+		if (p)
+			unlink(p);
+	}
+	return true;
+}
+
 static int mkdirs(const char *pin_dir)
 {
 	static const char *const subs[] = {"maps", "ports", "ctr"};
@@ -269,31 +289,36 @@ static void ports_unpin_links(const char *pin_dir)
 
 static int ports_load(struct skiff_bpf_net *b, const char *v2_root, struct skiff_error *err)
 {
-	struct ports_bpf *s = ports_bpf__open();
+	struct ports_bpf *s = NULL;
 	bool created[ARRAY_SIZE(port_progs)] = {false};
 	_cleanup_close_ int cgfd = -1;
 	char p[PATH_MAX];
 	uint64_t cookie;
 	int r;
 
-	if (!s)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening the ports programs");
 	r = host_netns_cookie(&cookie);
-	if (r < 0) {
-		skiff_error_sys(err, SKIFF_EINTERNAL, -r, "reading the host's netns cookie");
-		goto fail;
-	}
-	s->rodata->host_netns_cookie = cookie;
-	if ((r = set_pin(s->maps.skiff_ports, b->pin_dir)) < 0 ||
-	    (r = set_pin(s->maps.skiff_local_addrs, b->pin_dir)) < 0 ||
-	    (r = set_pin(s->maps.skiff_orig_dst, b->pin_dir)) < 0) {
-		skiff_error_sys(err, SKIFF_EINTERNAL, -r, "setting map pin paths");
-		goto fail;
-	}
-	r = ports_bpf__load(s);
-	if (r < 0) {
-		skiff_error_sys(err, SKIFF_EINTERNAL, -r, "loading the ports programs (%s)", libbpf_last);
-		goto fail;
+	if (r < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "reading the host's netns cookie");
+	for (int attempt = 0;; attempt++) {
+		s = ports_bpf__open();
+		if (!s)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening the ports programs");
+		s->rodata->host_netns_cookie = cookie;
+		if ((r = set_pin(s->maps.skiff_ports, b->pin_dir)) < 0 ||
+		    (r = set_pin(s->maps.skiff_local_addrs, b->pin_dir)) < 0 ||
+		    (r = set_pin(s->maps.skiff_orig_dst, b->pin_dir)) < 0) {
+			skiff_error_sys(err, SKIFF_EINTERNAL, -r, "setting map pin paths");
+			goto fail;
+		}
+		libbpf_reuse_failed = false;
+		r = ports_bpf__load(s);
+		if (r == 0)
+			break;
+		if (attempt > 0 || !unpin_stale_maps(s->obj)) {
+			skiff_error_sys(err, SKIFF_EINTERNAL, -r, "loading the ports programs (%s)", libbpf_last);
+			goto fail;
+		}
+		ports_bpf__destroy(s);
 	}
 	cgfd = open(v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
@@ -650,19 +675,27 @@ static void acct_reconcile(struct skiff_bpf_net *b)
 
 static int acct_load(struct skiff_bpf_net *b, struct skiff_error *err)
 {
-	struct netacct_bpf *s = netacct_bpf__open();
+	struct netacct_bpf *s;
 	int r;
-	if (!s)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening the accounting programs");
-	if ((r = set_pin(s->maps.skiff_acct, b->pin_dir)) < 0 || (r = set_pin(s->maps.skiff_acct_cfg, b->pin_dir)) < 0 ||
-	    (r = set_pin(s->maps.skiff_egress, b->pin_dir)) < 0) {
+	for (int attempt = 0;; attempt++) {
+		s = netacct_bpf__open();
+		if (!s)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening the accounting programs");
+		if ((r = set_pin(s->maps.skiff_acct, b->pin_dir)) < 0 ||
+		    (r = set_pin(s->maps.skiff_acct_cfg, b->pin_dir)) < 0 ||
+		    (r = set_pin(s->maps.skiff_egress, b->pin_dir)) < 0) {
+			netacct_bpf__destroy(s);
+			return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "setting map pin paths");
+		}
+		libbpf_reuse_failed = false;
+		r = netacct_bpf__load(s);
+		if (r == 0)
+			break;
+		bool again = attempt == 0 && unpin_stale_maps(s->obj);
 		netacct_bpf__destroy(s);
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "setting map pin paths");
-	}
-	r = netacct_bpf__load(s);
-	if (r < 0) {
-		netacct_bpf__destroy(s);
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "loading the accounting programs (%s)", libbpf_last);
+		if (!again)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "loading the accounting programs (%s)",
+					       libbpf_last);
 	}
 	b->acct = s;
 	acct_reconcile(b);
