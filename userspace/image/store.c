@@ -812,6 +812,19 @@ static json_t *labels_or_null(json_t *config)
 	return json_is_object(l) ? json_incref(l) : json_null();
 }
 
+/* Does any image name id as its parent (builds record it; lock held)? */
+static bool has_children(struct skiff_store *s, const char *id)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(s->images, k, v)
+	{
+		if (!strcmp(skiff_json_str(json_object_get(v, "meta"), "Parent", ""), id))
+			return true;
+	}
+	return false;
+}
+
 json_t *skiff_image_list_json(struct skiff_store *s, bool all, const json_t *filters, struct skiff_error *err)
 {
 	static const char *const known[] = { "dangling", "label", "reference", "before", "since", "until" };
@@ -822,7 +835,6 @@ json_t *skiff_image_list_json(struct skiff_store *s, bool all, const json_t *fil
 	const char *id, *fk;
 	json_t *fv;
 
-	(void)all;
 	skiff_store_flush_events(s);
 	json_object_foreach((json_t *)filters, fk, fv)
 	{
@@ -859,6 +871,13 @@ json_t *skiff_image_list_json(struct skiff_store *s, bool all, const json_t *fil
 		int64_t created = created_unix(config);
 		bool is_dangling = json_array_size(tags) == 0;
 
+		/* a build's intermediate images (untagged parents of other
+		 * images) only show with all=1, as Docker's */
+		if (!all && is_dangling && has_children(s, id)) {
+			json_decref(tags);
+			continue;
+		}
+
 		if ((dangling == 1 && !is_dangling) || (dangling == 0 && is_dangling) ||
 		    (has_before && created >= before) || (has_since && created <= since) ||
 		    (labels && !labels_match(config, labels))) {
@@ -880,7 +899,7 @@ json_t *skiff_image_list_json(struct skiff_store *s, bool all, const json_t *fil
 		json_array_append_new(out,
 				      json_pack("{s:i, s:I, s:s, s:o, s:s, s:o, s:o, s:I, s:I}", "Containers", -1,
 						"Created", (json_int_t)created, "Id", id, "Labels",
-						labels_or_null(config), "ParentId", "", "RepoDigests",
+						labels_or_null(config), "ParentId", skiff_json_str(meta, "Parent", ""), "RepoDigests",
 						digests_of(s, id), "RepoTags", tags, "SharedSize", (json_int_t)-1,
 						"Size", (json_int_t)skiff_json_int(meta, "Size", 0)));
 	}
@@ -946,7 +965,8 @@ json_t *skiff_image_inspect_json(struct skiff_store *s, const char *name, struct
 	}
 	cc = json_object_get(config, "config");
 	out = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:I, s:{s:s, s:o}, s:{s:s, s:O}, s:{s:s}}",
-			"Id", id, "RepoTags", tags_of(s, id), "RepoDigests", digests_of(s, id), "Parent", "",
+			"Id", id, "RepoTags", tags_of(s, id), "RepoDigests", digests_of(s, id), "Parent",
+			skiff_json_str(meta, "Parent", ""),
 			"Comment", skiff_json_str(config, "comment", ""), "Created",
 			skiff_json_str(config, "created", "0001-01-01T00:00:00Z"), "DockerVersion",
 			skiff_json_str(config, "docker_version", ""), "Author", skiff_json_str(config, "author", ""),
