@@ -14,9 +14,6 @@
 #define SKIFF_LOOPBACK_IFINDEX 1 /* lo is ifindex 1 in every network namespace */
 
 /* 127.0.0.0/8, address in network byte order. */
-static __always_inline int skiff_is_loopback(__u32 addr_be)
-{
-	return (bpf_ntohl(addr_be) >> 24) == 127;
-}
+static __always_inline int skiff_is_loopback(__u32 addr_be) { return (bpf_ntohl(addr_be) >> 24) == 127; }
 
 #endif

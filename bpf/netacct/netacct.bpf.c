@@ -63,10 +63,7 @@ static __always_inline struct skiff_acct_counters *container_of_skb(struct __sk_
 	return NULL;
 }
 
-static __always_inline __u32 segments(struct __sk_buff *skb)
-{
-	return skb->gso_segs ? skb->gso_segs : 1;
-}
+static __always_inline __u32 segments(struct __sk_buff *skb) { return skb->gso_segs ? skb->gso_segs : 1; }
 
 static __always_inline int egress_allowed(struct __sk_buff *skb, __u64 cgid)
 {
@@ -80,10 +77,10 @@ static __always_inline int egress_allowed(struct __sk_buff *skb, __u64 cgid)
 		return !cfg->default_deny;
 	if (cfg->nrules) {
 		struct skiff_egress_key k = {
-			.prefixlen = SKIFF_EGRESS_CGID_BITS + 32,
-			.cgid_lo = (__u32)cgid,
-			.cgid_hi = (__u32)(cgid >> 32),
-			.addr = daddr,
+		    .prefixlen = SKIFF_EGRESS_CGID_BITS + 32,
+		    .cgid_lo = (__u32)cgid,
+		    .cgid_hi = (__u32)(cgid >> 32),
+		    .addr = daddr,
 		};
 		struct skiff_egress_val *v = bpf_map_lookup_elem(&skiff_egress, &k);
 		if (v)

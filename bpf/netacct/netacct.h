@@ -22,7 +22,7 @@ struct skiff_acct_counters {
 /* skiff_acct_cfg: the container's egress policy header. */
 struct skiff_acct_cfg {
 	__u32 default_deny; /* egress matching no rule is dropped */
-	__u32 nrules;       /* 0: skip the LPM lookup */
+	__u32 nrules;	    /* 0: skip the LPM lookup */
 };
 
 /* skiff_egress (LPM trie): prefixlen = 64 (the cgroup id, always whole) +

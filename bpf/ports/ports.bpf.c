@@ -52,9 +52,9 @@ static __always_inline int is_local(__u32 addr)
 static __always_inline void redirect(struct bpf_sock_addr *ctx)
 {
 	struct skiff_port_key k = {
-		.addr = ctx->user_ip4,
-		.port = (__u16)ctx->user_port,
-		.proto = (__u8)ctx->protocol,
+	    .addr = ctx->user_ip4,
+	    .port = (__u16)ctx->user_port,
+	    .proto = (__u8)ctx->protocol,
 	};
 	struct skiff_port_val *v = bpf_map_lookup_elem(&skiff_ports, &k);
 	if (!v) {
@@ -70,8 +70,7 @@ static __always_inline void redirect(struct bpf_sock_addr *ctx)
 		return;
 	struct bpf_sock *sk = ctx->sk;
 	if (sk) {
-		struct skiff_orig_dst *o =
-			bpf_sk_storage_get(&skiff_orig_dst, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		struct skiff_orig_dst *o = bpf_sk_storage_get(&skiff_orig_dst, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (o) {
 			o->orig_addr = ctx->user_ip4;
 			o->orig_port = (__u16)ctx->user_port;

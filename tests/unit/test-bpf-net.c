@@ -8,14 +8,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -295,9 +295,9 @@ TEST_F(bpfnet, status_and_pins)
 	skiff_bpf_net_status(self->b, st, sizeof(st));
 	EXPECT_NE(NULL, strstr(st, "published ports: cgroup_sock_addr (no proxy)")) TH_LOG("%s", st);
 	EXPECT_NE(NULL, strstr(st, "network accounting: cgroup_skb")) TH_LOG("%s", st);
-	static const char *const pins[] = {"maps/skiff_ports", "maps/skiff_local_addrs", "maps/skiff_orig_dst",
-					   "maps/skiff_acct", "maps/skiff_acct_cfg", "maps/skiff_egress",
-					   "ports/skiff_connect4", "ports/skiff_sendmsg4", "ports/skiff_recvmsg4",
+	static const char *const pins[] = {"maps/skiff_ports",	      "maps/skiff_local_addrs", "maps/skiff_orig_dst",
+					   "maps/skiff_acct",	      "maps/skiff_acct_cfg",	"maps/skiff_egress",
+					   "ports/skiff_connect4",    "ports/skiff_sendmsg4",	"ports/skiff_recvmsg4",
 					   "ports/skiff_getpeername4"};
 	for (size_t i = 0; i < ARRAY_SIZE(pins); i++) {
 		snprintf(p, sizeof(p), "%s/%s", pin_dir, pins[i]);
@@ -347,7 +347,8 @@ TEST_F(bpfnet, no_ports_option_turns_ports_off)
 	EXPECT_EQ(0, prog_count(self->ports_cg, BPF_CGROUP_INET4_CONNECT));
 	skiff_bpf_net_status(self->b, st, sizeof(st));
 	EXPECT_NE(NULL, strstr(st, "published ports: nftables DNAT fallback")) TH_LOG("%s", st);
-	struct skiff_port p = {.proto = IPPROTO_TCP, .host_ip = 0, .host_port = 1234, .ctr_ip = LOCALHOST, .ctr_port = 80};
+	struct skiff_port p = {
+	    .proto = IPPROTO_TCP, .host_ip = 0, .host_port = 1234, .ctr_ip = LOCALHOST, .ctr_port = 80};
 	EXPECT_EQ(-EOPNOTSUPP, skiff_bpf_ports_add(self->b, &p, 1, &err));
 	EXPECT_EQ(503, err.status);
 }
@@ -393,8 +394,12 @@ TEST_F(bpfnet, tcp_redirect)
 	_cleanup_close_ int lfd = bound_socket(SOCK_STREAM, LOCALHOST, &p1);
 	ASSERT_LE(0, lfd);
 	struct skiff_port ports[] = {
-		{.proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = p2, .ctr_ip = LOCALHOST, .ctr_port = p1},
-		{.proto = IPPROTO_TCP, .host_ip = 0, .host_port = p3, .ctr_ip = LOCALHOST, .ctr_port = p1}, /* every host address */
+	    {.proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = p2, .ctr_ip = LOCALHOST, .ctr_port = p1},
+	    {.proto = IPPROTO_TCP,
+	     .host_ip = 0,
+	     .host_port = p3,
+	     .ctr_ip = LOCALHOST,
+	     .ctr_port = p1}, /* every host address */
 	};
 	ASSERT_EQ(0, skiff_bpf_ports_add(self->b, ports, 2, &err)) TH_LOG("%s", err.msg);
 
@@ -429,7 +434,8 @@ TEST_F(bpfnet, udp_redirect)
 	uint16_t p1, p2 = free_port(SOCK_DGRAM);
 	_cleanup_close_ int sfd = bound_socket(SOCK_DGRAM, LOCALHOST, &p1);
 	ASSERT_LE(0, sfd);
-	struct skiff_port port = {.proto = IPPROTO_UDP, .host_ip = LOCALHOST, .host_port = p2, .ctr_ip = LOCALHOST, .ctr_port = p1};
+	struct skiff_port port = {
+	    .proto = IPPROTO_UDP, .host_ip = LOCALHOST, .host_port = p2, .ctr_ip = LOCALHOST, .ctr_port = p1};
 	ASSERT_EQ(0, skiff_bpf_ports_add(self->b, &port, 1, &err)) TH_LOG("%s", err.msg);
 
 	struct client c = {LOCALHOST, p2, 0};
@@ -626,8 +632,8 @@ TEST_F(bpfnet, prog_test_run_verdicts_and_cost)
 {
 	struct skiff_error err = {0};
 	struct skiff_bpf_rule rules[] = {
-		{{0x0a010000, 16}, true},  /* allow 10.1.0.0/16 */
-		{{0x0a010200, 24}, false}, /* but not 10.1.2.0/24 */
+	    {{0x0a010000, 16}, true},  /* allow 10.1.0.0/16 */
+	    {{0x0a010200, 24}, false}, /* but not 10.1.2.0/24 */
 	};
 	struct skiff_bpf_policy pol = {.default_deny = true, .rules = rules, .nrules = 2};
 	ASSERT_EQ(0, skiff_bpf_ctr_attach(self->b, CTR_ID, self->ctr_cg, &pol, &err)) TH_LOG("%s", err.msg);
@@ -638,10 +644,10 @@ TEST_F(bpfnet, prog_test_run_verdicts_and_cost)
 	if (run_res->verdict[0] == -ENOTSUPP || run_res->verdict[0] == -EOPNOTSUPP)
 		SKIP(return, "BPF_PROG_TEST_RUN refused for cgroup_skb");
 	ASSERT_EQ(0, rc);
-	EXPECT_EQ(1, run_res->verdict[0]); /* 10.1.3.4: allowed by /16 */
-	EXPECT_EQ(0, run_res->verdict[1]); /* 10.1.2.3: denied by the longer /24 */
-	EXPECT_EQ(0, run_res->verdict[2]); /* 10.9.9.9: default deny */
-	EXPECT_EQ(1, run_res->verdict[3]); /* loopback passes default deny */
+	EXPECT_EQ(1, run_res->verdict[0]);			   /* 10.1.3.4: allowed by /16 */
+	EXPECT_EQ(0, run_res->verdict[1]);			   /* 10.1.2.3: denied by the longer /24 */
+	EXPECT_EQ(0, run_res->verdict[2]);			   /* 10.9.9.9: default deny */
+	EXPECT_EQ(1, run_res->verdict[3]);			   /* loopback passes default deny */
 	EXPECT_LE(2 * sizeof(struct pkt) - 28, run_res->tx_bytes); /* two allowed runs counted */
 	ksft_print_msg("netacct per-packet cost (BPF_PROG_TEST_RUN, 1e6 runs): egress %.0f ns, "
 		       "egress with LPM policy %.0f ns, ingress %.0f ns\n",

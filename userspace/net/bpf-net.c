@@ -74,8 +74,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 
 /* ---- small helpers ---- */
 
-static int pin_path(char *out, size_t len, const char *pin_dir, const char *sub, const char *name,
-		    const char *suffix)
+static int pin_path(char *out, size_t len, const char *pin_dir, const char *sub, const char *name, const char *suffix)
 {
 	int n = snprintf(out, len, "%s/%s/%s%s", pin_dir, sub, name, suffix ? suffix : "");
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -276,8 +275,7 @@ static uint64_t ctr_cgid(struct skiff_bpf_net *b, const char *id)
 
 /* ---- ports ---- */
 
-static const char *const port_progs[] = {"skiff_connect4", "skiff_sendmsg4", "skiff_recvmsg4",
-					 "skiff_getpeername4"};
+static const char *const port_progs[] = {"skiff_connect4", "skiff_sendmsg4", "skiff_recvmsg4", "skiff_getpeername4"};
 
 static void ports_unpin_links(const char *pin_dir)
 {
@@ -744,7 +742,8 @@ int skiff_bpf_net_open(const struct skiff_bpf_net_opts *o, struct skiff_bpf_net 
 		ports_unpin_links(b->pin_dir); /* the nftables fallback must be the only path */
 		feature_off(b->ports_why, sizeof(b->ports_why), "BPF port programs disabled");
 	} else if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL) != 1) {
-		feature_off(b->ports_why, sizeof(b->ports_why), "cgroup_sock_addr programs not supported by this kernel");
+		feature_off(b->ports_why, sizeof(b->ports_why),
+			    "cgroup_sock_addr programs not supported by this kernel");
 	} else if (ports_load(b, o->v2_root, &e) < 0) {
 		feature_off(b->ports_why, sizeof(b->ports_why), "cgroup_sock_addr refused: %s", e.msg);
 	}
@@ -817,21 +816,16 @@ int skiff_bpf_net_destroy(const char *pin_dir, struct skiff_error *err)
 	return 0;
 }
 
-bool skiff_bpf_net_has_ports(const struct skiff_bpf_net *b)
-{
-	return b && b->ports;
-}
+bool skiff_bpf_net_has_ports(const struct skiff_bpf_net *b) { return b && b->ports; }
 
-bool skiff_bpf_net_has_acct(const struct skiff_bpf_net *b)
-{
-	return b && b->acct;
-}
+bool skiff_bpf_net_has_acct(const struct skiff_bpf_net *b) { return b && b->acct; }
 
 const char *skiff_bpf_net_status(const struct skiff_bpf_net *b, char *out, size_t outlen)
 {
 	if (!b) {
-		snprintf(out, outlen, "published ports: nftables DNAT fallback: BPF not loaded\n"
-				      "network accounting: off: BPF not loaded");
+		snprintf(out, outlen,
+			 "published ports: nftables DNAT fallback: BPF not loaded\n"
+			 "network accounting: off: BPF not loaded");
 		return out;
 	}
 	snprintf(out, outlen, "published ports: %s%s\nnetwork accounting: %s%s",
