@@ -330,15 +330,8 @@ static void build_prune(struct skiff_http_req *req)
 	skiff_http_reply_json(req, 200, report);
 }
 
-static void build_cancel(struct skiff_http_req *req)
-{
-	/* builds are cancelled by closing their connection (classic builder) */
-	skiff_http_reply_empty(req, 200);
-}
-
 const struct skiff_route skiff_build_routes[] = {
 	{ .methods = HTTP_POST, .pattern = "/build", .handler = build_post, .spool_body = true },
 	{ .methods = HTTP_POST, .pattern = "/build/prune", .handler = build_prune },
-	{ .methods = HTTP_POST, .pattern = "/build/cancel", .handler = build_cancel },
 };
 const size_t skiff_build_nroutes = ARRAY_SIZE(skiff_build_routes);

@@ -133,6 +133,13 @@ def probes(busybox_tar):
         ti.size = 2
         t.addfile(ti, io.BytesIO(b"hi"))
     cp_tar = cp_buf.getvalue()
+    build_buf = io.BytesIO()
+    with tarfile.open(fileobj=build_buf, mode="w") as t:
+        df = b"FROM busybox:latest\nLABEL apidoc=1\n"
+        ti = tarfile.TarInfo("Dockerfile")
+        ti.size = len(df)
+        t.addfile(ti, io.BytesIO(df))
+    build_tar = build_buf.getvalue()
     return [
         ("GET", "/_ping", "/_ping", None, None),
         ("HEAD", "/_ping", "/_ping", None, None),
@@ -182,6 +189,8 @@ def probes(busybox_tar):
         ("GET", "/volumes/{name}", "/volumes/apidoc-vol", None, None),
         ("DELETE", "/volumes/{name}", "/volumes/apidoc-vol", None, None),
         ("POST", "/volumes/prune", "/volumes/prune?filters=" + NONE_FILTER, None, None),
+        ("POST", "/build", "/build?version=1&q=1", build_tar, x_tar),
+        ("POST", "/build/prune", "/build/prune", None, None),
     ]
 
 
