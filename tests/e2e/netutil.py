@@ -153,16 +153,20 @@ def listeners(port, proto="t"):
     return [l for l in out.splitlines() if (":%d " % port) in l]
 
 
-def leases_text(daemon):
-    """Every leases.json under the data root, concatenated."""
-    out = []
+def leases(daemon):
+    """{ip: holder} over every <data-root>/network/*/leases.json (their
+    "Leases" objects; the layout is N1's ipam.c)."""
+    out = {}
     base = os.path.join(daemon.data_root, "network")
     for dirpath, _, files in os.walk(base):
         for f in files:
             if f == "leases.json":
                 with open(os.path.join(dirpath, f)) as fh:
-                    out.append(fh.read())
-    return "\n".join(out)
+                    try:
+                        out.update(json.load(fh).get("Leases") or {})
+                    except ValueError:
+                        out[os.path.join(dirpath, f)] = "unparsable"
+    return out
 
 
 def ctr_net(daemon, name, network):
