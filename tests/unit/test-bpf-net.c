@@ -545,7 +545,7 @@ TEST_F(bpfnet, egress_policy_drops_and_counts)
 
 struct run_result {
 	int verdict[4];
-	double ns_egress_plain, ns_egress_lpm, ns_ingress;
+	double ns_egress_plain, ns_egress_lpm, ns_ingress, ns_empty;
 	uint64_t tx_bytes;
 	int err;
 };
@@ -625,6 +625,14 @@ static int runner(void *arg)
 		return 4;
 	if (test_run(eg, dst[0], 1000000, &run_res->ns_egress_plain) < 0)
 		return 5;
+	/* the floor: an empty cgroup_skb program ("return 1") through the same harness */
+	struct bpf_insn ret1[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+	_cleanup_close_ int empty = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "skiff_empty", "GPL", ret1, 2, NULL);
+	if (empty < 0 || test_run(empty, dst[0], 1000000, &run_res->ns_empty) < 0)
+		return 6;
 	return 0;
 }
 
@@ -650,8 +658,8 @@ TEST_F(bpfnet, prog_test_run_verdicts_and_cost)
 	EXPECT_EQ(1, run_res->verdict[3]);			   /* loopback passes default deny */
 	EXPECT_LE(2 * sizeof(struct pkt) - 28, run_res->tx_bytes); /* two allowed runs counted */
 	ksft_print_msg("netacct per-packet cost (BPF_PROG_TEST_RUN, 1e6 runs): egress %.0f ns, "
-		       "egress with LPM policy %.0f ns, ingress %.0f ns\n",
-		       run_res->ns_egress_plain, run_res->ns_egress_lpm, run_res->ns_ingress);
+		       "egress with LPM policy %.0f ns, ingress %.0f ns; empty program %.0f ns\n",
+		       run_res->ns_egress_plain, run_res->ns_egress_lpm, run_res->ns_ingress, run_res->ns_empty);
 	fflush(stdout); /* the harness's child leaves with _exit */
 	munmap(run_res, sizeof(*run_res));
 }

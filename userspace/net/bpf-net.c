@@ -291,7 +291,7 @@ static int ports_load(struct skiff_bpf_net *b, const char *v2_root, struct skiff
 	bool created[ARRAY_SIZE(port_progs)] = {false};
 	_cleanup_close_ int cgfd = -1;
 	char p[PATH_MAX];
-	uint64_t cookie;
+	uint64_t cookie = 0;
 	int r;
 
 	r = host_netns_cookie(&cookie);
