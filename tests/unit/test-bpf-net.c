@@ -308,8 +308,14 @@ TEST_F(bpfnet, status_and_pins)
 TEST_F(bpfnet, reopen_does_not_attach_twice)
 {
 	struct skiff_error err = {0};
-	struct skiff_net_counters c;
+	struct skiff_net_counters c, c0;
+	uint16_t port;
+	_cleanup_close_ int sfd = bound_socket(SOCK_DGRAM, LOCALHOST, &port);
+	struct client cl = {LOCALHOST, port, 0};
 	ASSERT_EQ(0, skiff_bpf_ctr_attach(self->b, CTR_ID, self->ctr_cg, NULL, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(0, exit_code(spawn_in(self->ctr_cg, udp_send_only, &cl)));
+	ASSERT_EQ(0, skiff_bpf_ctr_counters(self->b, CTR_ID, &c0));
+	EXPECT_EQ(1, c0.tx_packets);
 	EXPECT_EQ(1, prog_count(self->ports_cg, BPF_CGROUP_INET4_CONNECT));
 	EXPECT_EQ(1, prog_count(self->ports_cg, BPF_CGROUP_UDP4_RECVMSG));
 	EXPECT_EQ(1, prog_count(self->ctr_cg, BPF_CGROUP_INET_INGRESS));
@@ -322,14 +328,25 @@ TEST_F(bpfnet, reopen_does_not_attach_twice)
 	ASSERT_EQ(0, open_net(self, &err)) TH_LOG("%s", err.msg);
 	EXPECT_TRUE(skiff_bpf_net_has_ports(self->b));
 	/* stats before the container is re-attached: found through its pinned link */
-	EXPECT_EQ(0, skiff_bpf_ctr_counters(self->b, CTR_ID, &c));
+	ASSERT_EQ(0, skiff_bpf_ctr_counters(self->b, CTR_ID, &c));
+	EXPECT_EQ(c0.tx_bytes, c.tx_bytes); /* kept in the pinned map */
 	ASSERT_EQ(0, skiff_bpf_ctr_attach(self->b, CTR_ID, self->ctr_cg, NULL, &err)) TH_LOG("%s", err.msg);
 	EXPECT_EQ(1, prog_count(self->ports_cg, BPF_CGROUP_INET4_CONNECT));
 	EXPECT_EQ(1, prog_count(self->ports_cg, BPF_CGROUP_INET4_GETPEERNAME));
 	EXPECT_EQ(1, prog_count(self->ctr_cg, BPF_CGROUP_INET_INGRESS));
 	EXPECT_EQ(1, prog_count(self->ctr_cg, BPF_CGROUP_INET_EGRESS));
-	EXPECT_EQ(0, skiff_bpf_ctr_detach(self->b, CTR_ID));
+	EXPECT_EQ(0, exit_code(spawn_in(self->ctr_cg, udp_send_only, &cl))); /* counted by the new program */
+	ASSERT_EQ(0, skiff_bpf_ctr_counters(self->b, CTR_ID, &c));
+	EXPECT_EQ(2, c.tx_packets);
+	/* the same container started again in a new cgroup: the old links go */
+	char again[256];
+	snprintf(again, sizeof(again), "%s/nested", self->ctr_cg);
+	ASSERT_EQ(0, skiff_mkdir_p(again, 0755));
+	ASSERT_EQ(0, skiff_bpf_ctr_attach(self->b, CTR_ID, again, NULL, &err)) TH_LOG("%s", err.msg);
 	EXPECT_EQ(0, prog_count(self->ctr_cg, BPF_CGROUP_INET_EGRESS));
+	EXPECT_EQ(1, prog_count(again, BPF_CGROUP_INET_EGRESS));
+	EXPECT_EQ(0, skiff_bpf_ctr_detach(self->b, CTR_ID));
+	EXPECT_EQ(0, prog_count(again, BPF_CGROUP_INET_EGRESS));
 	EXPECT_EQ(-ENOENT, skiff_bpf_ctr_counters(self->b, CTR_ID, &c));
 	EXPECT_EQ(0, skiff_bpf_ctr_detach(self->b, CTR_ID)); /* not attached: fine */
 }
