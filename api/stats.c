@@ -13,6 +13,7 @@
 #include "../userspace/daemon/container.h"
 #include "../userspace/daemon/daemon.h"
 #include "../userspace/lib/json.h"
+#include "../userspace/net/network.h"
 #include "../userspace/runtime/cgroup-stats.h"
 #include "http.h"
 #include "routes.h"
@@ -100,6 +101,12 @@ static json_t *render(struct stats_ctx *x, const struct skiff_ctr *c, bool ok)
 					    x->have_pre ? &x->preread : NULL);
 	json_object_set_new(j, "name", json_string(c->name ? c->name : ""));
 	json_object_set_new(j, "id", json_string(c->id));
+	if (ok) {
+		/* one BPF map lookup per sample: no netlink dump, no /proc read */
+		json_t *nets = skiff_net_ctr_stats(x->d, c);
+		if (nets)
+			json_object_set_new(j, "networks", nets);
+	}
 	x->have_pre = ok;
 	if (ok) {
 		x->pre = x->cur.cpu;

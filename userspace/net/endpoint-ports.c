@@ -160,10 +160,10 @@ int net_ports_setup(struct skiff_net *m, const struct skiff_ctr *c, struct net_c
 			if (r == -EADDRINUSE)
 				return skiff_error_set(err, SKIFF_EINTERNAL, EADDRINUSE,
 						       "driver failed programming external connectivity on endpoint %s (%s): Bind for %s:%s failed: port is already allocated",
-						       nc->name, nc->eps[0].ep_id, ip, hp);
+						       nc->name, nc->id, ip, hp);
 			return skiff_error_sys(err, SKIFF_EINTERNAL, -r,
 					       "driver failed programming external connectivity on endpoint %s (%s): Bind for %s:%s failed",
-					       nc->name, nc->eps[0].ep_id, ip, hp);
+					       nc->name, nc->id, ip, hp);
 		}
 		p->host_port = got;
 		nc->port_fds[nc->nports++] = fd;

@@ -157,12 +157,15 @@ int net_datapath_init(struct skiff_net *m, const struct skiff_net_opts *o, struc
 		if (r < 0)
 			return r;
 	}
-	for (size_t i = 0; i < m->n; i++)
-		if (m->v[i]->is_default) {
-			r = net_up(m, m->v[i], err);
-			if (r < 0)
-				return r;
+	for (size_t i = 0; i < m->n; i++) {
+		r = net_up(m, m->v[i], err);
+		if (r < 0 && m->v[i]->is_default)
+			return r;
+		if (r < 0) {
+			log_warn("network %s: %s", m->v[i]->name, err->msg);
+			skiff_error_clear(err);
 		}
+	}
 	refresh_local_addrs(m);
 	return 0;
 }
@@ -913,13 +916,32 @@ static bool name_is(const struct net_ctr *nc, const struct net_ep *e, const char
 	return false;
 }
 
+/* The client sees the names of every user network it is on (found by its
+ * address), as with Docker's resolver; an unknown client its subnet's. */
+static bool client_on(struct skiff_net *m, uint32_t client_ip, const struct skiff_network *n)
+{
+	bool known = false;
+	for (size_t j = 0; j < m->nctrs; j++) {
+		const struct net_ctr *nc = m->ctrs[j];
+		bool mine = false, on = false;
+		for (int x = 0; x < nc->neps; x++) {
+			mine |= nc->eps[x].ip == client_ip && skiff_cidr_contains(&nc->eps[x].net->subnet, client_ip);
+			on |= nc->eps[x].net == n;
+		}
+		if (mine && on)
+			return true;
+		known |= mine;
+	}
+	return !known && skiff_cidr_contains(&n->subnet, client_ip);
+}
+
 static int dns_lookup(void *data, uint32_t client_ip, const char *name, uint32_t *addrs, int max)
 {
 	struct skiff_net *m = data;
 	int k = 0;
 	for (size_t i = 0; i < m->n && k < max; i++) {
 		struct skiff_network *n = m->v[i];
-		if (n->predefined || strcmp(n->driver, "bridge") || !skiff_cidr_contains(&n->subnet, client_ip))
+		if (n->predefined || strcmp(n->driver, "bridge") || !client_on(m, client_ip, n))
 			continue;
 		for (size_t j = 0; j < m->nctrs && k < max; j++)
 			for (int x = 0; x < m->ctrs[j]->neps && k < max; x++) {
@@ -952,6 +974,37 @@ static int nl_in_pid(int pid, struct skiff_netns *ns)
 	if (setns(self, CLONE_NEWNET) < 0)
 		abort(); /* skiffd in a container's namespace would be worse */
 	return r;
+}
+
+/* A running container connected to its first user network gets skiffd's
+ * resolver, as Docker rebuilds resolv.conf then. Rewritten in place: the
+ * container sees the file through a bind mount of this inode. */
+static void resolv_use(const struct skiff_ctr *c, uint32_t gw)
+{
+	_cleanup_free_ char *p = skiff_path_join(c->dir, "resolv.conf"), *old = NULL, *out = NULL;
+	char ip[16], *save = NULL;
+	size_t len = 0;
+	FILE *f;
+	int fd;
+
+	if (!p || skiff_read_file(p, &old, NULL) < 0)
+		return;
+	skiff_ip_format(gw, ip, sizeof(ip));
+	if (strstr(old, "nameserver ") && !strncmp(old, "nameserver ", 11) && strstr(old, ip))
+		return;
+	f = open_memstream(&out, &len);
+	if (!f)
+		return;
+	fprintf(f, "nameserver %s\n", ip);
+	for (char *l = strtok_r(old, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (strncmp(l, "nameserver", 10))
+			fprintf(f, "%s\n", l);
+	fclose(f);
+	fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd >= 0) {
+		skiff_write_all(fd, out, len);
+		close(fd);
+	}
 }
 
 static json_t *ep_config_of(const json_t *body)
@@ -1051,6 +1104,8 @@ int skiff_network_connect(struct skiff_daemon *d, const char *key, const json_t 
 			return r;
 		}
 		ctr_persist(c, nc);
+		if (n->dns && !json_array_size(json_object_get(c->host_config, "Dns")))
+			resolv_use(c, n->gateway);
 		if (nc->bpf) {
 			struct skiff_error e2 = { 0 };
 			if (ctr_bpf(m, c, nc, &e2) < 0)

@@ -736,7 +736,13 @@ int skiff_network_create(struct skiff_daemon *d, json_t *body, json_t **reply, s
 	r = net_open_ipam(n, err);
 	if (r < 0)
 		goto fail_dir;
+	r = net_up(m, n, err); /* Docker makes the bridge at create */
+	if (r < 0) {
+		net_down(m, n);
+		goto fail_dir;
+	}
 	if (net_add(m, n) < 0) {
+		net_down(m, n);
 		r = skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
 		goto fail_dir;
 	}
