@@ -14,6 +14,18 @@ from netutil import free_port
 from test_skiff_cli import same
 
 
+def same_err(skiff, docker, *args):
+    """Both fail with the same code and message: skiff prints "skiff: MSG"
+    where docker prints "Error response from daemon: MSG" or "Error: MSG"."""
+    s, d = skiff(*args, check=False), docker(*args, check=False)
+    msg = d.stderr.splitlines()[0]
+    for prefix in ("Error response from daemon: ", "Error: "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+            break
+    assert (s.returncode, s.stdout, s.stderr.splitlines()[0]) == (d.returncode, d.stdout, "skiff: " + msg), (s, d)
+
+
 def uniq(p="n"):
     return "e2e-cli-%s-%s" % (p, uuid.uuid4().hex[:8])
 
@@ -75,9 +87,9 @@ def test_network_create_ls_inspect_rm(skiff, docker, daemon):
                      ["network", "inspect", "-f", "{{.Name}} {{.Internal}} {{json .IPAM.Config}}", b],
                      ["network", "inspect", "bridge"]):
             same(skiff, docker, *args)
-        same(skiff, docker, "network", "inspect", "e2e-cli-nosuch", stderr=True)
-        same(skiff, docker, "network", "rm", "e2e-cli-nosuch", stderr=True)
-        same(skiff, docker, "network", "rm", "host", stderr=True)
+        same_err(skiff, docker, "network", "inspect", "e2e-cli-nosuch")
+        same_err(skiff, docker, "network", "rm", "e2e-cli-nosuch")
+        same_err(skiff, docker, "network", "rm", "host")
         r = skiff("network", "rm", a, b)
         assert r.stdout == "%s\n%s\n" % (a, b)
     finally:
@@ -93,10 +105,10 @@ def test_network_connect_disconnect_and_prune(skiff, docker, daemon, name):
         assert skiff("network", "connect", "--alias", "svc", n, c).stdout == ""
         ep = daemon.request("GET", "/containers/%s/json" % c).json()["NetworkSettings"]["Networks"][n]
         assert "svc" in (ep.get("Aliases") or []) + (ep.get("DNSNames") or [])
-        same(skiff, docker, "network", "connect", n, c, stderr=True)      # already connected
+        same_err(skiff, docker, "network", "connect", n, c)      # already connected
         assert skiff("network", "disconnect", n, c).stdout == ""
-        same(skiff, docker, "network", "disconnect", n, c, stderr=True)   # not connected
-        same(skiff, docker, "network", "connect", n, "e2e-cli-nosuch", stderr=True)
+        same_err(skiff, docker, "network", "disconnect", n, c)   # not connected
+        same_err(skiff, docker, "network", "connect", n, "e2e-cli-nosuch")
         r = skiff("network", "prune", "-f")
         assert r.stdout.startswith("Deleted Networks:\n") and "\n%s\n" % n in r.stdout, r.stdout
         assert skiff("network", "prune", "-f").stdout == ""
@@ -114,7 +126,7 @@ def test_port_and_ps_ports(skiff, docker, daemon, name):
           IMAGE, "sleep", "3600")
     for args in (["port", c], ["port", c, "80"], ["port", c, "81/udp"], ["container", "port", c]):
         same(skiff, docker, *args)
-    same(skiff, docker, "port", c, "82", stderr=True)
+    same_err(skiff, docker, "port", c, "82")
     same(skiff, docker, "ps", "--filter", "name=" + c, "--format", "{{.Ports}}")
     same(skiff, docker, "ps", "--filter", "name=" + c)
     assert "127.0.0.1:%d->80/tcp" % p in skiff("ps", "--filter", "name=" + c).stdout

@@ -151,11 +151,48 @@ static json_t *network_row(json_t *nw, bool trunc)
 	json_t *labels = json_object_get(nw, "Labels");
 	_cleanup_free_ char *joined = join_labels(labels);
 	json_object_set_new(row, "Labels", json_string(joined));
-	char ts[64];
-	cli_time_string(cli_parse_rfc3339(skiff_json_str(nw, "Created", "")), ts, sizeof(ts));
+	char ts[96];
+	const char *created = skiff_json_str(nw, "Created", "");
+	cli_time_string(cli_parse_rfc3339(created), ts, sizeof(ts));
+	/* Go's Time.String keeps the fraction, trailing zeros trimmed */
+	const char *dot = strchr(created, '.');
+	if (dot && strlen(ts) > 19 && ts[19] == ' ') {
+		size_t nd = strspn(dot + 1, "0123456789");
+		while (nd && dot[nd] == '0')
+			nd--;
+		if (nd) {
+			char tail[64];
+			snprintf(tail, sizeof(tail), "%s", ts + 19);
+			snprintf(ts + 19, sizeof(ts) - 19, ".%.*s%s", (int)nd, dot + 1, tail);
+		}
+	}
 	json_object_set_new(row, "CreatedAt", json_string(ts));
 	json_object_set_new(row, "LabelsMap", json_is_object(labels) ? json_incref(labels) : json_object());
 	return cli_row_sorted(row);
+}
+
+/* A template without "table": docker writes each row as rendered, with no
+ * tabwriter (cli_print_rows aligns every template). */
+static int print_plain(struct cli *cli, const char *fmt, json_t *rows)
+{
+	bool table;
+	struct cli_tmpl *t = cli_tmpl_parse(fmt, &table, &cli->err);
+	if (!t)
+		return cli_fail(cli, 1);
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+	{
+		char *line = NULL;
+		if (cli_tmpl_exec_row(t, row, &line, &cli->err) < 0) {
+			cli_tmpl_free(t);
+			return cli_fail(cli, 1);
+		}
+		printf("%s\n", line);
+		free(line);
+	}
+	cli_tmpl_free(t);
+	return 0;
 }
 
 static int cmd_network_ls(struct cli *cli, struct cli_opts *o)
@@ -188,6 +225,8 @@ static int cmd_network_ls(struct cli *cli, struct cli_opts *o)
 	_cleanup_json_ json_t *headers = json_object();
 	for (const char *const *h = hdr; *h; h += 2)
 		json_object_set_new(headers, h[0], json_string(h[1]));
+	if (fmt && *fmt && strncmp(fmt, "table", 5) && strcmp(fmt, "json"))
+		return print_plain(cli, fmt, rows);
 	return cli_print_rows(cli, fmt, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", rows, headers);
 }
 
@@ -376,8 +415,8 @@ int cli_cmd_port(struct cli *cli, struct cli_opts *o)
 		const char *arg = o->argv[1];
 		snprintf(key, sizeof(key), "%s%s", arg, strchr(arg, '/') ? "" : "/tcp");
 		json_t *arr = json_object_get(ports, key);
-		if (!json_array_size(arr))
-			return cli_failf(cli, 1, "No public port '%s' published for %s", key, o->argv[0]);
+		if (!json_array_size(arr)) /* docker names the port as it was given */
+			return cli_failf(cli, 1, "No public port '%s' published for %s", arg, o->argv[0]);
 		json_array_foreach(arr, i, b)
 		{
 			host_port(b, hp, sizeof(hp));
