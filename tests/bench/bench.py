@@ -25,7 +25,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "100"))
 DENSITY = int(os.environ.get("BENCH_DENSITY", "200"))
 # Further sections: modules in tests/bench with run(api, pid, sock) and
 # markdown(result), run against the same daemon after the density section.
-EXTRA_SECTIONS = ["stats_bench", "exec_bench", "net_bench"]
+EXTRA_SECTIONS = ["stats_bench", "exec_bench", "net_bench", "build_bench"]
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "Documentation", "performance.md"))
 
 
@@ -163,6 +163,11 @@ class Daemon:
                 os.kill(mon, signal.SIGKILL)
             except OSError:
                 pass
+        # networking: the daemon's bridge, nft table and BPF pins outlive it until told
+        skiffd = os.path.join(BIN, "skiffd")
+        if "--cleanup" in subprocess.run([skiffd, "--help"], capture_output=True, text=True).stdout:
+            subprocess.run([skiffd, "--cleanup", "--data-root", self.data_root, "--exec-root", self.exec_root],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.base, ignore_errors=True)
 
 

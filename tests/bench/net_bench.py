@@ -266,10 +266,12 @@ def markdown(res):
     else:
         lines.append("- BPF_PROG_TEST_RUN: not measured (%s)." % res.get("testrun_err"))
     w, wo = res["pp_with"], res["pp_without"]
+    diff = (1 / w - 1 / wo) * 1e6
     lines.append("- 1-byte TCP ping-pong to a server in the container's namespace: %.0f round trips/s with the "
                  "server's socket in the container's cgroup (programs run on its ingress and egress), %.0f/s "
-                 "outside it; %.2f µs per round trip, about %.2f µs per packet (2 packets)."
-                 % (w, wo, (1 / w - 1 / wo) * 1e6, (1 / w - 1 / wo) * 1e6 / 2))
+                 "outside it: %s." % (w, wo, "%.2f µs per round trip, about %.2f µs per packet (2 packets)"
+                                      % (diff, diff / 2) if diff > 0 else
+                                      "no difference above this measurement's noise"))
     if not res.get("cgroup_found"):
         lines.append("- (the container's cgroup2 directory was not found: both runs are without the programs)")
     lines.append("")
