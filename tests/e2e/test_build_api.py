@@ -290,3 +290,36 @@ def test_quiet_and_prune(daemon, tags):
     assert "SpaceReclaimed" in rep and "CachesDeleted" in rep
     left, mnts = leftovers(daemon)
     assert left == [] and mnts == []
+
+
+def test_disconnect_cancels_and_cleans(daemon):
+    import socket
+    body = ctx_tar({"Dockerfile": "FROM busybox\nRUN echo started; sleep 31337\n"})
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(daemon.sock)
+    s.sendall(b"POST /v1.50/build?version=1&nocache=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    got = b""
+    end = time.time() + 30
+    while b'"started\\n"' not in got and time.time() < end:
+        got += s.recv(4096)
+    assert b'"started\\n"' in got, got
+
+    def sleepers():
+        out = []
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    with open("/proc/%s/cmdline" % p, "rb") as f:
+                        if b"31337" in f.read():
+                            out.append(p)
+                except OSError:
+                    pass
+        return out
+    assert sleepers()
+    s.close()
+    end = time.time() + 15
+    while time.time() < end and (sleepers() or leftovers(daemon) != ([], [])):
+        time.sleep(0.1)
+    assert sleepers() == []
+    assert leftovers(daemon) == ([], [])

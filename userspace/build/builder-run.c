@@ -63,16 +63,31 @@ static void relay(int from, int to, bool *open)
 		*open = false;
 }
 
-/* The forked child: spawn, relay, reap, clean up. Never returns. */
-static void run_child(const struct skiff_cgroup_layout *cg, const json_t *spec, int outfd, int stfd)
+static volatile sig_atomic_t parent_gone;
+
+static void on_parent_death(int sig)
+{
+	(void)sig;
+	parent_gone = 1;
+}
+
+/* The forked child: spawn, relay, reap, clean up. Never returns. If skiffd
+ * dies meanwhile (SIGUSR2 as the parent-death signal), the step's
+ * container is killed rather than orphaned. */
+static void run_child(const struct skiff_cgroup_layout *cg, const json_t *spec, int outfd, int stfd, pid_t daemon)
 {
 	struct child_status st = { 0 };
 	struct skiff_proc p;
-	bool o1 = true, o2 = true;
+	struct sigaction sa = { .sa_handler = on_parent_death };
+	bool o1 = true, o2 = true, killed = false;
 	int ws = 0;
 	const char *id = skiff_json_str(spec, "id", "");
 
 	child_setup();
+	sigaction(SIGUSR2, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGUSR2);
+	if (getppid() != daemon)
+		_exit(1);
 	if (skiff_spawn(cg, spec, &p, &st.err) < 0) {
 		st.kind = 0;
 		child_report(stfd, &st);
@@ -83,7 +98,12 @@ static void run_child(const struct skiff_cgroup_layout *cg, const json_t *spec, 
 	o2 = p.stderr_fd >= 0;
 	while (o1 || o2) {
 		struct pollfd pf[2] = { { o1 ? p.stdout_fd : -1, POLLIN, 0 }, { o2 ? p.stderr_fd : -1, POLLIN, 0 } };
-		if (poll(pf, 2, -1) < 0) {
+		int k = poll(pf, 2, 500); /* also notices a parent death that raced the spawn */
+		if (parent_gone && !killed) {
+			skiff_cgroup_destroy(cg, id);
+			killed = true;
+		}
+		if (k < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -122,7 +142,7 @@ int build_run_container(const struct skiff_cgroup_layout *cg, const json_t *spec
 	int outp[2] = { -1, -1 }, stp[2] = { -1, -1 };
 	struct child_status st = { 0 };
 	bool killed = false;
-	pid_t pid;
+	pid_t pid, self = getpid();
 	int ws, r = 0;
 
 	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0) {
@@ -137,7 +157,7 @@ int build_run_container(const struct skiff_cgroup_layout *cg, const json_t *spec
 	if (pid == 0) {
 		close(outp[0]);
 		close(stp[0]);
-		run_child(cg, spec, outp[1], stp[1]);
+		run_child(cg, spec, outp[1], stp[1], self);
 	}
 	close(outp[1]);
 	close(stp[1]);
