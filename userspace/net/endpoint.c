@@ -31,6 +31,7 @@
 #include "../lib/json.h"
 #include "../lib/log.h"
 #include "../runtime/cgroup.h"
+#include "../runtime/start-trace.h"
 #include "net-internal.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
@@ -464,7 +465,9 @@ static int ep_make(struct skiff_net *m, struct net_ctr *nc, struct skiff_network
 		return r;
 	if (*want_s)
 		skiff_ip_parse(want_s, &want);
+	START_TRACE(nc->id, "net:ep:up");
 	r = skiff_ipam_alloc(n->ipam, nc->id, want, &e->ip, err);
+	START_TRACE(nc->id, "net:ep:ipam");
 	if (r < 0) {
 		if (r == -ENOSPC)
 			skiff_error_set(err, SKIFF_EUNAVAIL, ENOSPC,
@@ -491,6 +494,7 @@ static int ep_make(struct skiff_net *m, struct net_ctr *nc, struct skiff_network
 	}
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating veth %s for network %s", host, n->name);
+	START_TRACE(nc->id, "net:ep:veth");
 	idx = ifindex_in(nc->ns.fd, peer);
 	if (idx < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -idx, "finding %s in the container's namespace", peer);
@@ -642,6 +646,7 @@ int skiff_net_ctr_start(struct skiff_daemon *d, struct skiff_ctr *c, char *netns
 	r = skiff_netns_pool_take(m->pool, &nc->ns, err);
 	if (r < 0)
 		goto fail;
+	START_TRACE(c->id, "net:netns");
 	json_object_foreach(eps_config(c), key, epc)
 	{
 		struct skiff_network *n = net_find(m, key, err);
@@ -655,13 +660,16 @@ int skiff_net_ctr_start(struct skiff_daemon *d, struct skiff_ctr *c, char *netns
 		if (r < 0)
 			goto fail;
 		routed |= !n->internal;
+		START_TRACE(c->id, "net:endpoint");
 	}
 	r = net_ports_setup(m, c, nc, err);
 	if (r < 0)
 		goto fail;
+	START_TRACE(c->id, "net:ports");
 	r = ctr_bpf(m, c, nc, err);
 	if (r < 0)
 		goto fail;
+	START_TRACE(c->id, "net:bpf");
 	ctr_persist(c, nc);
 	skiff_netns_path(&nc->ns, netns, netns_len);
 	return 0;
