@@ -58,8 +58,10 @@ static int cache_save(const char *data_root, json_t *j)
 	_cleanup_free_ char *p = cache_path(data_root), *dir = NULL;
 	if (!p || asprintf(&dir, "%s/build", data_root) < 0)
 		return -ENOMEM;
+	_cleanup_free_ char *text = json_dumps(j, JSON_COMPACT);
 	skiff_mkdir_p(dir, 0700);
-	return skiff_json_write_file(p, j);
+	/* no fsync: a cache entry lost in a crash only costs a rebuild */
+	return text ? skiff_write_replace(p, text, strlen(text), 0600) : -ENOMEM;
 }
 
 int build_cache_get(const char *data_root, const char *key, char id[72])
