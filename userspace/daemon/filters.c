@@ -121,8 +121,17 @@ static bool m_health(const struct skiff_ctr *c, const char *v)
 	return !strcmp(skiff_health_status(c), v);
 }
 
+/* By network name or id, through the network manager (several networks per container). */
 static bool m_network(const struct skiff_ctr *c, const char *v)
 {
+	json_t *eps = json_object_get(c->net_config, "EndpointsConfig");
+	const char *k;
+	json_t *e;
+	if (json_object_size(eps)) {
+		json_object_foreach(eps, k, e) if (!strcmp(k, v) || !strcmp(skiff_json_str(e, "NetworkID", ""), v) ||
+						   (strlen(v) >= 12 && !strncmp(skiff_json_str(e, "NetworkID", ""), v, strlen(v)))) return true;
+		return false;
+	}
 	const char *mode = skiff_json_str(c->host_config, "NetworkMode", "default");
 	if (!strcmp(mode, "default"))
 		mode = "bridge";
@@ -139,12 +148,40 @@ static bool m_volume(const struct skiff_ctr *c, const char *v)
 	return false;
 }
 
-/* No ports are published or exposed until networking lands. */
-static bool m_no_ports(const struct skiff_ctr *c, const char *v)
+/* publish=80, 80/tcp, 8000-8080/udp match the container side of PortBindings
+ * (Docker: publish matches published ports, expose exposed ones). */
+static bool port_match(const json_t *ports, const char *v)
 {
-	(void)c;
-	(void)v;
+	char proto[8] = "tcp";
+	long lo, hi;
+	char *end;
+	const char *k;
+	json_t *e;
+
+	lo = strtol(v, &end, 10);
+	hi = lo;
+	if (*end == '-')
+		hi = strtol(end + 1, &end, 10);
+	if (*end == '/')
+		snprintf(proto, sizeof(proto), "%s", end + 1);
+	json_object_foreach((json_t *)ports, k, e)
+	{
+		long p = strtol(k, &end, 10);
+		const char *kp = *end == '/' ? end + 1 : "tcp";
+		if (p >= lo && p <= hi && !strcmp(kp, proto))
+			return true;
+	}
 	return false;
+}
+
+static bool m_publish(const struct skiff_ctr *c, const char *v)
+{
+	return port_match(json_object_get(c->host_config, "PortBindings"), v);
+}
+
+static bool m_expose(const struct skiff_ctr *c, const char *v)
+{
+	return port_match(json_object_get(c->config, "ExposedPorts"), v) || m_publish(c, v);
 }
 
 /* skiff has no swarm tasks */
@@ -160,7 +197,7 @@ static const struct {
 } matchers[] = {
 	{ "id", m_id },	      { "name", m_name },	  { "label", m_label },	     { "status", m_status },
 	{ "ancestor", m_ancestor }, { "exited", m_exited },	  { "health", m_health },    { "network", m_network },
-	{ "volume", m_volume },     { "publish", m_no_ports }, { "expose", m_no_ports }, { "is-task", m_is_task },
+	{ "volume", m_volume },     { "publish", m_publish }, { "expose", m_expose }, { "is-task", m_is_task },
 };
 
 static bool until_ok(const struct skiff_ctr *c, const char *v, const struct timespec *now)
