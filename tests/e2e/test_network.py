@@ -327,9 +327,19 @@ def test_several_networks_per_container(docker, daemon, net, name):
     wait_ctr_http(docker, s2)
     assert fetch_exec(docker, multi, "http://%s/" % s1).stdout == "on-n1\n"
     assert fetch_exec(docker, multi, "http://%s/" % s2).stdout == "on-n2\n"
-    # s1 and s2 share no network: no route between them
+
+
+def test_networks_are_isolated_from_each_other(docker, daemon, net, name):
+    """dockerd drops traffic between two bridge networks (its ISOLATION
+    chains), even by address through the gateways."""
+    n1, n2, s1, s2 = net(), net(), name("s"), name("s")
+    docker("network", "create", n1)
+    docker("network", "create", n2)
+    run_web(docker, s1, "on-n1", "--network", n1)
+    run_web(docker, s2, "on-n2", "--network", n2)
+    wait_ctr_http(docker, s2)
     r = fetch_exec(docker, s1, "http://%s/" % ctr_net(daemon, s2, n2)["IPAddress"], check=False)
-    assert r.returncode != 0
+    assert r.returncode != 0, "a container on %s reached one on %s by address: %r" % (n1, n2, r.stdout)
 
 
 def test_network_container_mode(docker, daemon, name):
