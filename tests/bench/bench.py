@@ -116,12 +116,22 @@ class Daemon:
         self.exec_root = os.path.join(self.base, "exec")
         self.data_root = os.path.join(self.base, "data")
         self.proc = None
+        # networking: a bridge, nft table and pin dir of its own (named after
+        # the bridge) and a /24 of 10.199.x, so a bench never touches the
+        # objects of a skiffd already running on the host
+        self.net_args = []
+        helptext = subprocess.run([os.path.join(BIN, "skiffd"), "--help"], capture_output=True, text=True).stdout
+        if "--bridge" in helptext:
+            import random
+            tag = random.getrandbits(16)
+            self.net_args = ["--bridge", "skb%04x" % tag, "--bip", "10.199.%d.1/24" % (tag & 0xff)]
+        self.can_cleanup = "--cleanup" in helptext
 
     def start(self):
         log_file = os.path.join(self.base, "skiffd.log")
         self.proc = subprocess.Popen([os.path.join(BIN, "skiffd"), "--data-root", self.data_root,
                                       "--exec-root", self.exec_root, "-H", "unix://" + self.sock,
-                                      "--log-file", log_file], stdin=subprocess.DEVNULL,
+                                      "--log-file", log_file] + self.net_args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         api = Api(self.sock)
         for _ in range(200):
@@ -164,9 +174,9 @@ class Daemon:
             except OSError:
                 pass
         # networking: the daemon's bridge, nft table and BPF pins outlive it until told
-        skiffd = os.path.join(BIN, "skiffd")
-        if "--cleanup" in subprocess.run([skiffd, "--help"], capture_output=True, text=True).stdout:
-            subprocess.run([skiffd, "--cleanup", "--data-root", self.data_root, "--exec-root", self.exec_root],
+        if self.can_cleanup:
+            subprocess.run([os.path.join(BIN, "skiffd"), "--cleanup", "--data-root", self.data_root,
+                            "--exec-root", self.exec_root] + self.net_args,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(self.base, ignore_errors=True)
 
