@@ -175,6 +175,28 @@ TEST_F(nl, bridge_add_up_mac_del)
 	EXPECT_FALSE(sysfs_exists("sktbr0", "bridge"));
 }
 
+TEST_F(nl, bridge_keeps_its_mac_as_ports_come_and_go)
+{
+	ASSERT_EQ(0, skiff_nl_bridge_add(&self->nl, "sktbr0", 0));
+	int br = skiff_nl_link_index(&self->nl, "sktbr0");
+	ASSERT_GT(br, 0);
+	_cleanup_free_ char *type = sysfs("sktbr0", "addr_assign_type");
+	EXPECT_STREQ("3", type); /* NET_ADDR_SET */
+	_cleanup_free_ char *before = sysfs("sktbr0", "address");
+	ASSERT_NE(NULL, before);
+	EXPECT_EQ(0x02, strtol(before, NULL, 16) & 0x03); /* unicast, locally administered */
+	/* a port with a lower MAC than any random one would take over an
+	 * unset bridge address, and its removal would change it again */
+	ASSERT_EQ(0, skiff_nl_veth_add(&self->nl, "skvlow", "plow", -1, br, NULL, 0));
+	const uint8_t low[6] = { 0x00, 0x00, 0x00, 0x00, 0x00, 0x01 };
+	ASSERT_EQ(0, skiff_nl_link_set_mac(&self->nl, skiff_nl_link_index(&self->nl, "skvlow"), low));
+	_cleanup_free_ char *with = sysfs("sktbr0", "address");
+	EXPECT_STREQ(before, with);
+	ASSERT_EQ(0, skiff_nl_link_del(&self->nl, "skvlow"));
+	_cleanup_free_ char *after = sysfs("sktbr0", "address");
+	EXPECT_STREQ(before, after);
+}
+
 TEST_F(nl, addresses_and_routes)
 {
 	ASSERT_EQ(0, skiff_nl_bridge_add(&self->nl, "sktbr0", 0));

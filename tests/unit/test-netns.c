@@ -46,11 +46,16 @@ static ino_t fd_ino(int fd)
 static bool lo_up_in(int nsfd)
 {
 	_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	char v6[8] = "";
 	if (setns(nsfd, CLONE_NEWNET) < 0)
 		return false;
 	struct ifreq ifr = { .ifr_name = "lo" };
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	bool up = s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+	/* and links made later get no IPv6 */
+	_cleanup_close_ int f = open("/proc/sys/net/ipv6/conf/default/disable_ipv6", O_RDONLY | O_CLOEXEC);
+	if (f >= 0 && read(f, v6, sizeof(v6) - 1) > 0 && v6[0] != '1')
+		up = false;
 	if (setns(self, CLONE_NEWNET) < 0)
 		abort();
 	return up;

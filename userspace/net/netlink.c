@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -226,9 +227,18 @@ int skiff_nl_bridge_add(struct skiff_nl *nl, const char *name, int mtu)
 	struct req r;
 	if (check_name(name))
 		return -EINVAL;
+	/* A bridge without a MAC of its own takes the lowest of its ports'
+	 * and changes it when that port goes: every container's ARP entry
+	 * for the gateway then points nowhere until it expires (~20-30 s
+	 * without traffic to the gateway). Docker sets one; so does skiff. */
+	uint8_t mac[6];
+	if (getrandom(mac, sizeof(mac), 0) != sizeof(mac))
+		return -EIO;
+	mac[0] = (mac[0] & 0xfe) | 0x02; /* unicast, locally administered */
 	struct ifinfomsg *ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	attr_str(&r, IFLA_IFNAME, name);
+	attr_put(&r, IFLA_ADDRESS, mac, sizeof(mac));
 	if (mtu > 0)
 		attr_u32(&r, IFLA_MTU, mtu);
 	nest_begin(&r, IFLA_LINKINFO);

@@ -34,6 +34,17 @@ int skiff_netns_new(struct skiff_netns *out, struct skiff_error *err)
 		what = "opening rtnetlink in the new network namespace";
 	} else if ((e = skiff_nl_link_up(&out->nl, 1)) < 0) { /* lo is ifindex 1 in every new netns */
 		what = "bringing up lo";
+	} else {
+		/* skiff's networks are IPv4: links made in here later (eth0...)
+		 * get no IPv6, as Docker leaves eth0 on networks without IPv6 (no
+		 * link-local address, DAD or MLD traffic); lo keeps ::1 */
+		int f = open("/proc/sys/net/ipv6/conf/default/disable_ipv6", O_WRONLY | O_CLOEXEC);
+		if (f >= 0) { /* absent without IPv6: nothing to turn off then */
+			if (write(f, "1", 1) < 0) {
+				/* best effort: IPv6 on eth0 is harmless, only noisy */
+			}
+			close(f);
+		}
 	}
 	if (setns(orig, CLONE_NEWNET) < 0) {
 		/* the thread would stay in the wrong namespace: nothing sane
