@@ -20,7 +20,7 @@ static uint32_t ip(const char *s)
 
 static struct skiff_cidr cidr(const char *s)
 {
-	struct skiff_cidr c = { 0 };
+	struct skiff_cidr c = {0};
 	skiff_cidr_parse(s, false, &c);
 	return c;
 }
@@ -41,7 +41,7 @@ TEST(ip_parse_format)
 	EXPECT_EQ(0x0a010203u, v);
 	EXPECT_STREQ("10.1.2.3", fmt(v));
 	EXPECT_STREQ("255.255.255.255", fmt(0xffffffffu));
-	const char *bad[] = { "", "10.1.2", "10.1.2.256", "a.b.c.d", "10.1.2.3 ", "10.1.2.3/8", "::1" };
+	const char *bad[] = {"", "10.1.2", "10.1.2.256", "a.b.c.d", "10.1.2.3 ", "10.1.2.3/8", "::1"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_EQ(-EINVAL, skiff_ip_parse(bad[i], &v)) TH_LOG("%s", bad[i]);
 	}
@@ -63,7 +63,7 @@ TEST(cidr_parse_format)
 	EXPECT_EQ(32, c.len);
 	ASSERT_EQ(0, skiff_cidr_parse("0.0.0.0/0", true, &c));
 	EXPECT_EQ(0, c.len);
-	const char *bad[] = { "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0/8", "10.0.0.0/8x", "x" };
+	const char *bad[] = {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0/8", "10.0.0.0/8x", "x"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_EQ(-EINVAL, skiff_cidr_parse(bad[i], false, &c)) TH_LOG("%s", bad[i]);
 	}
@@ -87,20 +87,20 @@ TEST(cidr_contains_overlap)
 TEST(subnet_pick)
 {
 	struct skiff_cidr pool = cidr("10.124.0.0/14"), out;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	ASSERT_EQ(0, skiff_subnet_pick(&pool, 24, NULL, 0, &out, &err));
 	EXPECT_EQ(ip("10.124.0.0"), out.addr);
 	EXPECT_EQ(24, out.len);
 	/* a used /16 is skipped in one jump; a host route inside it too */
-	struct skiff_cidr used[] = { cidr("10.124.0.0/24"), cidr("10.124.1.128/25"), cidr("10.124.2.0/23"),
-				     cidr("10.124.4.7/32") };
+	struct skiff_cidr used[] = {cidr("10.124.0.0/24"), cidr("10.124.1.128/25"), cidr("10.124.2.0/23"),
+				    cidr("10.124.4.7/32")};
 	ASSERT_EQ(0, skiff_subnet_pick(&pool, 24, used, ARRAY_SIZE(used), &out, &err));
 	EXPECT_STREQ("10.124.5.0", fmt(out.addr));
-	struct skiff_cidr big[] = { cidr("10.124.0.0/15"), cidr("10.126.0.0/16") };
+	struct skiff_cidr big[] = {cidr("10.124.0.0/15"), cidr("10.126.0.0/16")};
 	ASSERT_EQ(0, skiff_subnet_pick(&pool, 24, big, ARRAY_SIZE(big), &out, &err));
 	EXPECT_STREQ("10.127.0.0", fmt(out.addr));
 	/* exhausted */
-	struct skiff_cidr small = cidr("10.200.0.0/23"), taken[] = { cidr("10.200.0.0/24"), cidr("10.200.1.0/24") };
+	struct skiff_cidr small = cidr("10.200.0.0/23"), taken[] = {cidr("10.200.0.0/24"), cidr("10.200.1.0/24")};
 	EXPECT_EQ(-ENOSPC, skiff_subnet_pick(&small, 24, taken, 2, &out, &err));
 	EXPECT_STREQ("could not find an available, non-overlapping IPv4 address pool among the defaults to "
 		     "assign to the network",
@@ -124,15 +124,12 @@ FIXTURE_SETUP(ipam)
 	snprintf(self->path, sizeof(self->path), "%s/leases.json", self->dir);
 }
 
-FIXTURE_TEARDOWN(ipam)
-{
-	skiff_rm_rf(self->dir);
-}
+FIXTURE_TEARDOWN(ipam) { skiff_rm_rf(self->dir); }
 
 TEST_F(ipam, open_rejects_outside)
 {
 	struct skiff_ipam *ipam = NULL;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_cidr sub = cidr("10.9.0.0/24"), range = cidr("10.9.1.0/28");
 	EXPECT_EQ(-EINVAL, skiff_ipam_open(self->path, &sub, ip("10.9.1.1"), NULL, &ipam, &err));
 	EXPECT_EQ(400, err.status);
@@ -146,7 +143,7 @@ TEST_F(ipam, open_rejects_outside)
 TEST_F(ipam, alloc_release_round_robin)
 {
 	struct skiff_ipam *ipam = NULL;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_cidr sub = cidr("10.9.0.0/29"); /* .1 gw, .2-.6 usable, .7 broadcast */
 	uint32_t a;
 	ASSERT_EQ(0, skiff_ipam_open(self->path, &sub, ip("10.9.0.1"), NULL, &ipam, &err));
@@ -174,7 +171,7 @@ TEST_F(ipam, alloc_release_round_robin)
 TEST_F(ipam, static_and_conflicts)
 {
 	struct skiff_ipam *ipam = NULL;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_cidr sub = cidr("10.9.0.0/24"), range = cidr("10.9.0.128/25");
 	uint32_t a;
 	ASSERT_EQ(0, skiff_ipam_open(self->path, &sub, ip("10.9.0.1"), &range, &ipam, &err));
@@ -208,15 +205,12 @@ static void collect(uint32_t v, const char *owner, void *data)
 	snprintf(s->buf + strlen(s->buf), sizeof(s->buf) - strlen(s->buf), "%s=%s ", fmt(v), owner);
 }
 
-static bool keep_c(const char *owner, void *data)
-{
-	return !strcmp(owner, data);
-}
+static bool keep_c(const char *owner, void *data) { return !strcmp(owner, data); }
 
 TEST_F(ipam, persists_and_reconciles)
 {
 	struct skiff_ipam *ipam = NULL;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_cidr sub = cidr("10.9.0.0/24");
 	uint32_t a;
 	ASSERT_EQ(0, skiff_ipam_open(self->path, &sub, ip("10.9.0.1"), NULL, &ipam, &err));
@@ -228,7 +222,7 @@ TEST_F(ipam, persists_and_reconciles)
 
 	/* reopened (a restarted skiffd): same leases, cursor kept */
 	ASSERT_EQ(0, skiff_ipam_open(self->path, &sub, ip("10.9.0.1"), NULL, &ipam, &err));
-	struct seen s = { "" };
+	struct seen s = {""};
 	EXPECT_EQ(2u, skiff_ipam_foreach(ipam, collect, &s));
 	EXPECT_STREQ("10.9.0.2=a 10.9.0.50=c ", s.buf);
 	ASSERT_EQ(0, skiff_ipam_alloc(ipam, "d", 0, &a, &err));
@@ -253,7 +247,7 @@ TEST_F(ipam, persists_and_reconciles)
 TEST_F(ipam, write_failure_leaves_no_lease)
 {
 	struct skiff_ipam *ipam = NULL;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	struct skiff_cidr sub = cidr("10.9.0.0/24");
 	uint32_t a;
 	char path[160];

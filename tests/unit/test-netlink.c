@@ -114,7 +114,7 @@ struct ifq {
 static int query_if(void *arg)
 {
 	struct ifq *q = arg;
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	strncpy(ifr.ifr_name, q->name, IFNAMSIZ - 1);
 	if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
@@ -126,10 +126,7 @@ static int query_if(void *arg)
 	return 0;
 }
 
-FIXTURE(nl)
-{
-	struct skiff_nl nl;
-};
+FIXTURE(nl) { struct skiff_nl nl; };
 
 FIXTURE_SETUP(nl)
 {
@@ -139,14 +136,11 @@ FIXTURE_SETUP(nl)
 	ASSERT_EQ(0, skiff_nl_open(&self->nl));
 }
 
-FIXTURE_TEARDOWN(nl)
-{
-	skiff_nl_close(&self->nl);
-}
+FIXTURE_TEARDOWN(nl) { skiff_nl_close(&self->nl); }
 
 TEST_F(nl, bridge_add_up_mac_del)
 {
-	const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x37, 0x00, 0x01 };
+	const uint8_t mac[6] = {0x02, 0x42, 0x0a, 0x37, 0x00, 0x01};
 	ASSERT_EQ(0, skiff_nl_bridge_add(&self->nl, "sktbr0", 0));
 	EXPECT_EQ(-EEXIST, skiff_nl_bridge_add(&self->nl, "sktbr0", 0));
 	EXPECT_EQ(-EINVAL, skiff_nl_bridge_add(&self->nl, "a-name-too-long-x", 0));
@@ -188,7 +182,7 @@ TEST_F(nl, bridge_keeps_its_mac_as_ports_come_and_go)
 	/* a port with a lower MAC than any random one would take over an
 	 * unset bridge address, and its removal would change it again */
 	ASSERT_EQ(0, skiff_nl_veth_add(&self->nl, "skvlow", "plow", -1, br, NULL, 0));
-	const uint8_t low[6] = { 0x00, 0x00, 0x00, 0x00, 0x00, 0x01 };
+	const uint8_t low[6] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
 	ASSERT_EQ(0, skiff_nl_link_set_mac(&self->nl, skiff_nl_link_index(&self->nl, "skvlow"), low));
 	_cleanup_free_ char *with = sysfs("sktbr0", "address");
 	EXPECT_STREQ(before, with);
@@ -217,9 +211,9 @@ TEST_F(nl, addresses_and_routes)
 
 TEST_F(nl, veth_into_netns_with_default_route)
 {
-	const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x37, 0x00, 0x02 };
+	const uint8_t mac[6] = {0x02, 0x42, 0x0a, 0x37, 0x00, 0x02};
 	struct skiff_netns ns;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	ASSERT_EQ(0, skiff_nl_bridge_add(&self->nl, "sktbr0", 0));
 	int br = skiff_nl_link_index(&self->nl, "sktbr0");
 	ASSERT_GT(br, 0);
@@ -243,7 +237,7 @@ TEST_F(nl, veth_into_netns_with_default_route)
 	EXPECT_FALSE(sysfs_exists("eth0", "ifindex"));
 	int eth0 = skiff_nl_link_index(&ns.nl, "eth0");
 	ASSERT_GT(eth0, 0);
-	struct ifq q = { .name = "eth0" };
+	struct ifq q = {.name = "eth0"};
 	ASSERT_EQ(0, in_ns(ns.fd, query_if, &q));
 	EXPECT_EQ(0, memcmp(mac, q.mac, 6));
 	EXPECT_FALSE(q.flags & IFF_UP);
@@ -309,8 +303,8 @@ TEST_F(nl, many_links_dump)
 
 TEST_F(nl, timing)
 {
-	struct skiff_error err = { 0 };
-	const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x37, 0x00, 0x00 };
+	struct skiff_error err = {0};
+	const uint8_t mac[6] = {0x02, 0x42, 0x0a, 0x37, 0x00, 0x00};
 	enum { N = 20 };
 	struct skiff_netns ns[N];
 	ASSERT_EQ(0, skiff_nl_bridge_add(&self->nl, "sktbr0", 0));

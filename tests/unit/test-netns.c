@@ -49,7 +49,7 @@ static bool lo_up_in(int nsfd)
 	char v6[8] = "";
 	if (setns(nsfd, CLONE_NEWNET) < 0)
 		return false;
-	struct ifreq ifr = { .ifr_name = "lo" };
+	struct ifreq ifr = {.ifr_name = "lo"};
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	bool up = s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
 	/* and links made later get no IPv6 */
@@ -61,10 +61,7 @@ static bool lo_up_in(int nsfd)
 	return up;
 }
 
-FIXTURE(netns)
-{
-	int fds_before;
-};
+FIXTURE(netns) { int fds_before; };
 
 FIXTURE_SETUP(netns)
 {
@@ -83,7 +80,7 @@ FIXTURE_TEARDOWN(netns)
 TEST_F(netns, new_close_path)
 {
 	struct skiff_netns ns;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	ino_t mine = ns_ino("/proc/thread-self/ns/net");
 	ASSERT_EQ(0, skiff_netns_new(&ns, &err)) TH_LOG("%s", err.msg);
 	EXPECT_EQ(mine, ns_ino("/proc/thread-self/ns/net"));
@@ -113,7 +110,7 @@ TEST_F(netns, pool_without_base)
 {
 	struct skiff_netns_pool *p = NULL;
 	struct skiff_netns ns[3];
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	ASSERT_EQ(0, skiff_netns_pool_new(NULL, 2, &p));
 	/* filled at once: two namespaces with their sockets */
 	EXPECT_EQ(self->fds_before + 4, count_fds());
@@ -135,7 +132,7 @@ TEST_F(netns, pool_size_zero)
 {
 	struct skiff_netns_pool *p = NULL;
 	struct skiff_netns a, b;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	ASSERT_EQ(0, skiff_netns_pool_new(NULL, 0, &p));
 	EXPECT_EQ(self->fds_before, count_fds());
 	ASSERT_EQ(0, skiff_netns_pool_take(p, &a, &err));
@@ -151,7 +148,7 @@ TEST_F(netns, pool_with_base_refills_from_the_loop)
 	struct event_base *base = event_base_new();
 	struct skiff_netns_pool *p = NULL;
 	struct skiff_netns a, b;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	ASSERT_NE(NULL, base);
 	int with_base = count_fds();
 	ASSERT_EQ(0, skiff_netns_pool_new(base, 3, &p));

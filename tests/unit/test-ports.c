@@ -56,7 +56,7 @@ static int count_fds(void)
 /* Binds like a foreign program would; returns the fd (port in *port). */
 static int squat(int type, uint32_t ip, uint16_t *port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(*port), .sin_addr.s_addr = htonl(ip) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(*port), .sin_addr.s_addr = htonl(ip)};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -82,12 +82,14 @@ TEST(parse_bindings)
 {
 	struct skiff_port *p = NULL;
 	size_t n = 0;
-	struct skiff_error err = { 0 };
-	ASSERT_EQ(0, parse("{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"18080\"}],"
-			   "\"53/udp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}],"
-			   "\"81\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"0\"},{\"HostIp\":\"\",\"HostPort\":\"8000-8010\"}],"
-			   "\"443/tcp\":[], \"444/tcp\":null}",
-			   false, NULL, &p, &n, &err))
+	struct skiff_error err = {0};
+	ASSERT_EQ(
+	    0,
+	    parse("{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"18080\"}],"
+		  "\"53/udp\":[{\"HostIp\":\"\",\"HostPort\":\"\"}],"
+		  "\"81\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"0\"},{\"HostIp\":\"\",\"HostPort\":\"8000-8010\"}],"
+		  "\"443/tcp\":[], \"444/tcp\":null}",
+		  false, NULL, &p, &n, &err))
 	TH_LOG("%s", err.msg);
 	ASSERT_EQ(4, n);
 	EXPECT_EQ(IPPROTO_UDP, p[0].proto);
@@ -129,7 +131,7 @@ TEST(parse_publish_all)
 {
 	struct skiff_port *p = NULL;
 	size_t n = 0;
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	const char *exposed = "{\"80/tcp\":{},\"443/tcp\":{},\"53/udp\":{}}";
 	ASSERT_EQ(0, parse("{\"80/tcp\":[{\"HostPort\":\"18080\"}]}", true, exposed, &p, &n, &err));
 	ASSERT_EQ(3, n);
@@ -154,27 +156,27 @@ TEST(parse_errors)
 	static const struct {
 		const char *bindings, *msg;
 	} cases[] = {
-		{ "{\"abc/tcp\":[]}", "invalid port specification: \"abc\"" },
-		{ "{\"80-81/tcp\":[]}", "invalid port specification: \"80-81\"" },
-		{ "{\"0/tcp\":[]}", "invalid port specification: \"0\"" },
-		{ "{\"70000\":[]}", "invalid port specification: \"70000\"" },
-		{ "{\"/tcp\":[]}", "invalid port specification: \"\"" },
-		{ "{\"80/foo\":[]}", "invalid proto: foo" },
-		{ "{\"80/tcp\":[{\"HostPort\":\"abc\"}]}", "invalid port specification: \"abc\"" },
-		{ "{\"80/tcp\":[{\"HostPort\":\"8001-8000\"}]}", "invalid port specification: \"8001-8000\"" },
-		{ "{\"80/tcp\":[{\"HostPort\":\"65536\"}]}", "invalid port specification: \"65536\"" },
-		{ "{\"80/tcp\":[{\"HostPort\":\"-1\"}]}", "invalid port specification: \"-1\"" },
-		{ "{\"80/tcp\":[{\"HostIp\":\"1.2.3\",\"HostPort\":\"80\"}]}", "invalid IP address: 1.2.3" },
-		{ "{\"80/tcp\":[{\"HostIp\":\"::1\",\"HostPort\":\"80\"}]}",
-		  "IPv6 port bindings are not supported by skiff (HostIp ::1)" },
-		{ "{\"80/tcp\":[{\"HostIp\":\"[::]\",\"HostPort\":\"80\"}]}",
-		  "IPv6 port bindings are not supported by skiff (HostIp [::])" },
-		{ "{\"80/sctp\":[{\"HostPort\":\"80\"}]}", "SCTP port bindings are not supported by skiff" },
+	    {"{\"abc/tcp\":[]}", "invalid port specification: \"abc\""},
+	    {"{\"80-81/tcp\":[]}", "invalid port specification: \"80-81\""},
+	    {"{\"0/tcp\":[]}", "invalid port specification: \"0\""},
+	    {"{\"70000\":[]}", "invalid port specification: \"70000\""},
+	    {"{\"/tcp\":[]}", "invalid port specification: \"\""},
+	    {"{\"80/foo\":[]}", "invalid proto: foo"},
+	    {"{\"80/tcp\":[{\"HostPort\":\"abc\"}]}", "invalid port specification: \"abc\""},
+	    {"{\"80/tcp\":[{\"HostPort\":\"8001-8000\"}]}", "invalid port specification: \"8001-8000\""},
+	    {"{\"80/tcp\":[{\"HostPort\":\"65536\"}]}", "invalid port specification: \"65536\""},
+	    {"{\"80/tcp\":[{\"HostPort\":\"-1\"}]}", "invalid port specification: \"-1\""},
+	    {"{\"80/tcp\":[{\"HostIp\":\"1.2.3\",\"HostPort\":\"80\"}]}", "invalid IP address: 1.2.3"},
+	    {"{\"80/tcp\":[{\"HostIp\":\"::1\",\"HostPort\":\"80\"}]}",
+	     "IPv6 port bindings are not supported by skiff (HostIp ::1)"},
+	    {"{\"80/tcp\":[{\"HostIp\":\"[::]\",\"HostPort\":\"80\"}]}",
+	     "IPv6 port bindings are not supported by skiff (HostIp [::])"},
+	    {"{\"80/sctp\":[{\"HostPort\":\"80\"}]}", "SCTP port bindings are not supported by skiff"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct skiff_port *p = (void *)1;
 		size_t n = 9;
-		struct skiff_error err = { 0 };
+		struct skiff_error err = {0};
 		EXPECT_EQ(-EINVAL, parse(cases[i].bindings, false, NULL, &p, &n, &err)) TH_LOG("%s", cases[i].bindings);
 		EXPECT_EQ(400, err.status);
 		EXPECT_STREQ(cases[i].msg, err.msg);
@@ -183,10 +185,7 @@ TEST(parse_errors)
 	}
 }
 
-FIXTURE(res)
-{
-	int fds_before;
-};
+FIXTURE(res) { int fds_before; };
 
 FIXTURE_SETUP(res)
 {
@@ -201,19 +200,16 @@ FIXTURE_SETUP(res)
 	self->fds_before = count_fds();
 }
 
-FIXTURE_TEARDOWN(res)
-{
-	EXPECT_EQ(self->fds_before, count_fds());
-}
+FIXTURE_TEARDOWN(res) { EXPECT_EQ(self->fds_before, count_fds()); }
 
 TEST_F(res, conflict_has_dockers_words)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	int *fds = NULL;
 	uint16_t port = 5000;
 	int sq = squat(SOCK_STREAM, LOCALHOST, &port);
 	ASSERT_GE(sq, 0);
-	struct skiff_port p = { .proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = 5000, .ctr_port = 80 };
+	struct skiff_port p = {.proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = 5000, .ctr_port = 80};
 	EXPECT_EQ(-EADDRINUSE, skiff_ports_reserve(&p, NULL, 1, "/web", "0123abcd", &fds, &err));
 	EXPECT_EQ(500, err.status);
 	EXPECT_STREQ("driver failed programming external connectivity on endpoint web (0123abcd): Bind for "
@@ -234,7 +230,7 @@ TEST_F(res, conflict_has_dockers_words)
 	/* a range all taken */
 	uint16_t a = 6000, b = 6001;
 	int s1 = squat(SOCK_STREAM, 0, &a), s2 = squat(SOCK_STREAM, 0, &b);
-	struct skiff_port r = { .proto = IPPROTO_TCP, .host_port = 6000, .ctr_port = 80 };
+	struct skiff_port r = {.proto = IPPROTO_TCP, .host_port = 6000, .ctr_port = 80};
 	uint16_t r_last = 6001;
 	EXPECT_EQ(-EADDRINUSE, skiff_ports_reserve(&r, &r_last, 1, "web", "id", &fds, &err));
 	EXPECT_STREQ("driver failed programming external connectivity on endpoint web (id): Bind for "
@@ -243,7 +239,7 @@ TEST_F(res, conflict_has_dockers_words)
 	close(s1);
 	close(s2);
 	/* an address the host does not have */
-	struct skiff_port x = { .proto = IPPROTO_TCP, .host_ip = 0x0a636363, .host_port = 80, .ctr_port = 80 };
+	struct skiff_port x = {.proto = IPPROTO_TCP, .host_ip = 0x0a636363, .host_port = 80, .ctr_port = 80};
 	EXPECT_EQ(-EADDRNOTAVAIL, skiff_ports_reserve(&x, NULL, 1, "web", "id", &fds, &err));
 	EXPECT_STREQ("driver failed programming external connectivity on endpoint web (id): failed to bind host "
 		     "port 10.99.99.99:80/tcp: Cannot assign requested address",
@@ -252,18 +248,18 @@ TEST_F(res, conflict_has_dockers_words)
 
 TEST_F(res, ephemeral_and_ranges_written_back)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	int *fds = NULL;
 	uint16_t taken = 7000;
 	int sq = squat(SOCK_STREAM, 0, &taken);
 	ASSERT_GE(sq, 0);
 	struct skiff_port p[] = {
-		{ .proto = IPPROTO_TCP, .host_port = 0, .ctr_port = 80 },
-		{ .proto = IPPROTO_UDP, .host_port = 0, .ctr_port = 53 },
-		{ .proto = IPPROTO_TCP, .host_port = 7000, .ctr_port = 81 },
-		{ .proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = 18080, .ctr_port = 82 },
+	    {.proto = IPPROTO_TCP, .host_port = 0, .ctr_port = 80},
+	    {.proto = IPPROTO_UDP, .host_port = 0, .ctr_port = 53},
+	    {.proto = IPPROTO_TCP, .host_port = 7000, .ctr_port = 81},
+	    {.proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = 18080, .ctr_port = 82},
 	};
-	const uint16_t p_last[] = { 0, 0, 7005, 18080 };
+	const uint16_t p_last[] = {0, 0, 7005, 18080};
 	ASSERT_EQ(0, skiff_ports_reserve(p, p_last, ARRAY_SIZE(p), "web", "id", &fds, &err)) TH_LOG("%s", err.msg);
 	EXPECT_GE(p[0].host_port, 1024);
 	EXPECT_EQ(bound_port(fds[0]), p[0].host_port);
@@ -277,7 +273,7 @@ TEST_F(res, ephemeral_and_ranges_written_back)
 	EXPECT_EQ(EADDRINUSE, errno);
 	again = p[1].host_port;
 	EXPECT_LT(squat(SOCK_DGRAM, 0, &again), 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(18080), .sin_addr.s_addr = htonl(LOCALHOST) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(18080), .sin_addr.s_addr = htonl(LOCALHOST)};
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	EXPECT_LT(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	EXPECT_EQ(ECONNREFUSED, errno);
@@ -295,17 +291,17 @@ TEST_F(res, ephemeral_and_ranges_written_back)
 
 TEST_F(res, all_or_nothing)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	int *fds = NULL;
 	uint16_t taken = 9000;
 	int sq = squat(SOCK_STREAM, 0, &taken);
 	ASSERT_GE(sq, 0);
 	int before = count_fds();
 	struct skiff_port p[] = {
-		{ .proto = IPPROTO_TCP, .host_port = 0, .ctr_port = 80 },
-		{ .proto = IPPROTO_TCP, .host_port = 8999, .ctr_port = 81 },
-		{ .proto = IPPROTO_TCP, .host_port = 9000, .ctr_port = 82 },
-		{ .proto = IPPROTO_TCP, .host_port = 9001, .ctr_port = 83 },
+	    {.proto = IPPROTO_TCP, .host_port = 0, .ctr_port = 80},
+	    {.proto = IPPROTO_TCP, .host_port = 8999, .ctr_port = 81},
+	    {.proto = IPPROTO_TCP, .host_port = 9000, .ctr_port = 82},
+	    {.proto = IPPROTO_TCP, .host_port = 9001, .ctr_port = 83},
 	};
 	EXPECT_EQ(-EADDRINUSE, skiff_ports_reserve(p, NULL, ARRAY_SIZE(p), "web", "id", &fds, &err));
 	EXPECT_EQ(before, count_fds());
@@ -319,8 +315,8 @@ TEST_F(res, all_or_nothing)
 	close(sq);
 	/* two bindings of one request on the same host port conflict with each other */
 	struct skiff_port dup[] = {
-		{ .proto = IPPROTO_TCP, .host_port = 9100, .ctr_port = 80 },
-		{ .proto = IPPROTO_TCP, .host_port = 9100, .ctr_port = 81 },
+	    {.proto = IPPROTO_TCP, .host_port = 9100, .ctr_port = 80},
+	    {.proto = IPPROTO_TCP, .host_port = 9100, .ctr_port = 81},
 	};
 	EXPECT_EQ(-EADDRINUSE, skiff_ports_reserve(dup, NULL, 2, "web", "id", &fds, &err));
 	EXPECT_EQ(before - 1, count_fds());
@@ -332,16 +328,17 @@ TEST_F(res, all_or_nothing)
 TEST(json_shapes)
 {
 	struct skiff_port p[] = {
-		{ .proto = IPPROTO_TCP, .host_ip = 0, .host_port = 18080, .ctr_ip = 0x0a7b0002, .ctr_port = 80 },
-		{ .proto = IPPROTO_UDP, .host_ip = LOCALHOST, .host_port = 5353, .ctr_ip = 0x0a7b0002, .ctr_port = 53 },
-		{ .proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = 18081, .ctr_ip = 0x0a7b0002, .ctr_port = 80 },
+	    {.proto = IPPROTO_TCP, .host_ip = 0, .host_port = 18080, .ctr_ip = 0x0a7b0002, .ctr_port = 80},
+	    {.proto = IPPROTO_UDP, .host_ip = LOCALHOST, .host_port = 5353, .ctr_ip = 0x0a7b0002, .ctr_port = 53},
+	    {.proto = IPPROTO_TCP, .host_ip = LOCALHOST, .host_port = 18081, .ctr_ip = 0x0a7b0002, .ctr_port = 80},
 	};
 	_cleanup_json_ json_t *exposed = json_loads("{\"80/tcp\":{},\"443/tcp\":{},\"53/udp\":{},\"9\":{}}", 0, NULL);
 	_cleanup_free_ char *s = dumps(skiff_ports_settings_json(p, ARRAY_SIZE(p), exposed));
-	EXPECT_STREQ("{\"443/tcp\":null,\"53/udp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"5353\"}],"
-		     "\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"18080\"},{\"HostIp\":\"127.0.0.1\",\"HostPort\":"
-		     "\"18081\"}],\"9/tcp\":null}",
-		     s);
+	EXPECT_STREQ(
+	    "{\"443/tcp\":null,\"53/udp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"5353\"}],"
+	    "\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"18080\"},{\"HostIp\":\"127.0.0.1\",\"HostPort\":"
+	    "\"18081\"}],\"9/tcp\":null}",
+	    s);
 	_cleanup_free_ char *l = dumps(skiff_ports_list_json(p, ARRAY_SIZE(p), exposed));
 	EXPECT_STREQ("[{\"PrivatePort\":9,\"Type\":\"tcp\"},"
 		     "{\"IP\":\"127.0.0.1\",\"PrivatePort\":53,\"PublicPort\":5353,\"Type\":\"udp\"},"
@@ -360,23 +357,23 @@ TEST(display_like_docker_cli)
 	static const struct {
 		const char *ports, *want;
 	} cases[] = {
-		{ "[]", "" },
-		{ "[{\"IP\":\"0.0.0.0\",\"PrivatePort\":80,\"PublicPort\":18080,\"Type\":\"tcp\"},"
-		  "{\"PrivatePort\":443,\"Type\":\"tcp\"}]",
-		  "443/tcp, 0.0.0.0:18080->80/tcp" },
-		{ "[{\"IP\":\"0.0.0.0\",\"PrivatePort\":8001,\"PublicPort\":8001,\"Type\":\"tcp\"},"
-		  "{\"IP\":\"0.0.0.0\",\"PrivatePort\":8000,\"PublicPort\":8000,\"Type\":\"tcp\"}]",
-		  "0.0.0.0:8000-8001->8000-8001/tcp" },
-		{ "[{\"IP\":\"0.0.0.0\",\"PrivatePort\":80,\"PublicPort\":8000,\"Type\":\"tcp\"},"
-		  "{\"IP\":\"0.0.0.0\",\"PrivatePort\":81,\"PublicPort\":8001,\"Type\":\"tcp\"}]",
-		  "0.0.0.0:8000->80/tcp, 0.0.0.0:8001->81/tcp" },
-		{ "[{\"PrivatePort\":90,\"Type\":\"tcp\"},{\"PrivatePort\":80,\"Type\":\"tcp\"},"
-		  "{\"PrivatePort\":81,\"Type\":\"tcp\"},{\"PrivatePort\":82,\"Type\":\"tcp\"},"
-		  "{\"PrivatePort\":53,\"Type\":\"udp\"}]",
-		  "80-82/tcp, 53/udp, 90/tcp" },
-		{ "[{\"IP\":\"127.0.0.1\",\"PrivatePort\":5000,\"PublicPort\":5000,\"Type\":\"udp\"},"
-		  "{\"IP\":\"::\",\"PrivatePort\":5000,\"PublicPort\":5001,\"Type\":\"udp\"}]",
-		  "127.0.0.1:5000->5000/udp, [::]:5001->5000/udp" },
+	    {"[]", ""},
+	    {"[{\"IP\":\"0.0.0.0\",\"PrivatePort\":80,\"PublicPort\":18080,\"Type\":\"tcp\"},"
+	     "{\"PrivatePort\":443,\"Type\":\"tcp\"}]",
+	     "443/tcp, 0.0.0.0:18080->80/tcp"},
+	    {"[{\"IP\":\"0.0.0.0\",\"PrivatePort\":8001,\"PublicPort\":8001,\"Type\":\"tcp\"},"
+	     "{\"IP\":\"0.0.0.0\",\"PrivatePort\":8000,\"PublicPort\":8000,\"Type\":\"tcp\"}]",
+	     "0.0.0.0:8000-8001->8000-8001/tcp"},
+	    {"[{\"IP\":\"0.0.0.0\",\"PrivatePort\":80,\"PublicPort\":8000,\"Type\":\"tcp\"},"
+	     "{\"IP\":\"0.0.0.0\",\"PrivatePort\":81,\"PublicPort\":8001,\"Type\":\"tcp\"}]",
+	     "0.0.0.0:8000->80/tcp, 0.0.0.0:8001->81/tcp"},
+	    {"[{\"PrivatePort\":90,\"Type\":\"tcp\"},{\"PrivatePort\":80,\"Type\":\"tcp\"},"
+	     "{\"PrivatePort\":81,\"Type\":\"tcp\"},{\"PrivatePort\":82,\"Type\":\"tcp\"},"
+	     "{\"PrivatePort\":53,\"Type\":\"udp\"}]",
+	     "80-82/tcp, 53/udp, 90/tcp"},
+	    {"[{\"IP\":\"127.0.0.1\",\"PrivatePort\":5000,\"PublicPort\":5000,\"Type\":\"udp\"},"
+	     "{\"IP\":\"::\",\"PrivatePort\":5000,\"PublicPort\":5001,\"Type\":\"udp\"}]",
+	     "127.0.0.1:5000->5000/udp, [::]:5001->5000/udp"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		_cleanup_json_ json_t *a = json_loads(cases[i].ports, 0, NULL);
@@ -389,7 +386,7 @@ TEST(display_like_docker_cli)
 
 TEST(filters)
 {
-	struct skiff_error err = { 0 };
+	struct skiff_error err = {0};
 	EXPECT_EQ(0, skiff_ports_filter_check("publish", "80", &err));
 	EXPECT_EQ(0, skiff_ports_filter_check("publish", "8000-8080/udp", &err));
 	EXPECT_EQ(-EINVAL, skiff_ports_filter_check("publish", "8080:80", &err));

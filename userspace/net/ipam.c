@@ -26,10 +26,7 @@ void skiff_ip_format(uint32_t ip, char *out, size_t outlen)
 	snprintf(out, outlen, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
 }
 
-uint32_t skiff_cidr_mask(int len)
-{
-	return len <= 0 ? 0 : len >= 32 ? 0xffffffffu : ~((1u << (32 - len)) - 1);
-}
+uint32_t skiff_cidr_mask(int len) { return len <= 0 ? 0 : len >= 32 ? 0xffffffffu : ~((1u << (32 - len)) - 1); }
 
 int skiff_cidr_parse(const char *s, bool strict, struct skiff_cidr *out)
 {
@@ -85,10 +82,7 @@ bool skiff_cidr_overlap(const struct skiff_cidr *a, const struct skiff_cidr *b)
 }
 
 /* Last address of c (its broadcast). */
-static uint32_t cidr_last(const struct skiff_cidr *c)
-{
-	return c->addr | ~skiff_cidr_mask(c->len);
-}
+static uint32_t cidr_last(const struct skiff_cidr *c) { return c->addr | ~skiff_cidr_mask(c->len); }
 
 int skiff_subnet_pick(const struct skiff_cidr *pool, int size, const struct skiff_cidr *used, size_t nused,
 		      struct skiff_cidr *out, struct skiff_error *err)
@@ -99,7 +93,7 @@ int skiff_subnet_pick(const struct skiff_cidr *pool, int size, const struct skif
 	uint64_t step = 1ull << (32 - size), end = (uint64_t)cidr_last(pool) + 1;
 	uint64_t cand = pool->addr & skiff_cidr_mask(pool->len);
 	while (cand < end) {
-		struct skiff_cidr c = { .addr = (uint32_t)cand, .len = size };
+		struct skiff_cidr c = {.addr = (uint32_t)cand, .len = size};
 		uint64_t next = cand + step;
 		bool clash = false;
 		for (size_t i = 0; i < nused; i++) {
@@ -158,7 +152,7 @@ static int lease_add(struct skiff_ipam *ipam, uint32_t ip, const char *owner)
 	char *o = strdup(owner);
 	if (!o)
 		return -ENOMEM;
-	ipam->leases[ipam->n++] = (struct lease){ .ip = ip, .owner = o };
+	ipam->leases[ipam->n++] = (struct lease){.ip = ip, .owner = o};
 	return 0;
 }
 
@@ -225,11 +219,11 @@ static int load(struct skiff_ipam *ipam)
 	return 0;
 }
 
-int skiff_ipam_open(const char *path, const struct skiff_cidr *subnet, uint32_t gateway,
-		    const struct skiff_cidr *range, struct skiff_ipam **out, struct skiff_error *err)
+int skiff_ipam_open(const char *path, const struct skiff_cidr *subnet, uint32_t gateway, const struct skiff_cidr *range,
+		    struct skiff_ipam **out, struct skiff_error *err)
 {
 	char sub[20], buf[20];
-	struct skiff_cidr s = { .addr = subnet->addr & skiff_cidr_mask(subnet->len), .len = subnet->len };
+	struct skiff_cidr s = {.addr = subnet->addr & skiff_cidr_mask(subnet->len), .len = subnet->len};
 	skiff_cidr_format(&s, sub, sizeof(sub));
 	if (gateway && !skiff_cidr_contains(&s, gateway)) {
 		skiff_ip_format(gateway, buf, sizeof(buf));
@@ -245,7 +239,7 @@ int skiff_ipam_open(const char *path, const struct skiff_cidr *subnet, uint32_t 
 		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
 	}
 	ipam->subnet = s;
-	ipam->range = range ? (struct skiff_cidr){ range->addr & skiff_cidr_mask(range->len), range->len } : s;
+	ipam->range = range ? (struct skiff_cidr){range->addr & skiff_cidr_mask(range->len), range->len} : s;
 	ipam->gateway = gateway;
 	int r = load(ipam);
 	if (r < 0) {
@@ -280,8 +274,7 @@ static uint32_t next_free(struct skiff_ipam *ipam)
 	return 0;
 }
 
-int skiff_ipam_alloc(struct skiff_ipam *ipam, const char *owner, uint32_t want, uint32_t *out,
-		     struct skiff_error *err)
+int skiff_ipam_alloc(struct skiff_ipam *ipam, const char *owner, uint32_t want, uint32_t *out, struct skiff_error *err)
 {
 	char buf[20];
 	uint32_t ip = want;
@@ -334,10 +327,7 @@ static int release_if(struct skiff_ipam *ipam, bool (*drop)(const struct lease *
 	return r < 0 ? r : (int)(before - j);
 }
 
-static bool owned_by(const struct lease *l, void *owner)
-{
-	return !strcmp(l->owner, owner);
-}
+static bool owned_by(const struct lease *l, void *owner) { return !strcmp(l->owner, owner); }
 
 int skiff_ipam_release(struct skiff_ipam *ipam, const char *owner)
 {
@@ -345,8 +335,7 @@ int skiff_ipam_release(struct skiff_ipam *ipam, const char *owner)
 	return r < 0 ? r : 0;
 }
 
-size_t skiff_ipam_foreach(struct skiff_ipam *ipam, void (*fn)(uint32_t ip, const char *owner, void *data),
-			  void *data)
+size_t skiff_ipam_foreach(struct skiff_ipam *ipam, void (*fn)(uint32_t ip, const char *owner, void *data), void *data)
 {
 	for (size_t i = 0; fn && i < ipam->n; i++)
 		fn(ipam->leases[i].ip, ipam->leases[i].owner, data);
@@ -367,6 +356,6 @@ static bool gone(const struct lease *l, void *data)
 /* Returns the number of leases released (or -errno when persisting failed). */
 int skiff_ipam_reconcile(struct skiff_ipam *ipam, bool (*keep)(const char *owner, void *data), void *data)
 {
-	struct keep_ctx k = { keep, data };
+	struct keep_ctx k = {keep, data};
 	return release_if(ipam, gone, &k);
 }

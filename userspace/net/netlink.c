@@ -57,15 +57,9 @@ static struct nlattr *attr_put(struct req *r, uint16_t type, const void *data, s
 	return a;
 }
 
-static void attr_u32(struct req *r, uint16_t type, uint32_t v)
-{
-	attr_put(r, type, &v, sizeof(v));
-}
+static void attr_u32(struct req *r, uint16_t type, uint32_t v) { attr_put(r, type, &v, sizeof(v)); }
 
-static void attr_str(struct req *r, uint16_t type, const char *s)
-{
-	attr_put(r, type, s, strlen(s) + 1);
-}
+static void attr_str(struct req *r, uint16_t type, const char *s) { attr_put(r, type, s, strlen(s) + 1); }
 
 /* Raw bytes inside the message (the veth peer's ifinfomsg). */
 static void *req_reserve(struct req *r, size_t len)
@@ -104,7 +98,7 @@ int skiff_nl_open(struct skiff_nl *nl)
 	/* acks without the echoed request keep every reply small */
 	int one = 1;
 	setsockopt(nl->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	if (bind(nl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(nl->fd);
@@ -129,7 +123,7 @@ static int nl_send(struct skiff_nl *nl, struct req *r)
 	if (r->overflow)
 		return -EMSGSIZE;
 	r->nh.nlmsg_seq = ++nl->seq;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	ssize_t n;
 	do
 		n = sendto(nl->fd, r->buf, r->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa));
@@ -194,10 +188,7 @@ static void parse_attrs(struct nlmsghdr *h, size_t famlen, struct rtattr **tb, i
 			tb[a->rta_type] = a;
 }
 
-static int check_name(const char *name)
-{
-	return !name || !*name || strlen(name) >= IFNAMSIZ ? -EINVAL : 0;
-}
+static int check_name(const char *name) { return !name || !*name || strlen(name) >= IFNAMSIZ ? -EINVAL : 0; }
 
 static int link_index_cb(struct nlmsghdr *h, void *data)
 {
@@ -412,7 +403,7 @@ static int prefix_cb(struct nlmsghdr *h, void *data)
 int skiff_nl_links_with_prefix(struct skiff_nl *nl, const char *prefix, char ***names)
 {
 	struct req r;
-	struct prefix_ctx c = { .prefix = prefix, .names = { .size = sizeof(char *) } };
+	struct prefix_ctx c = {.prefix = prefix, .names = {.size = sizeof(char *)}};
 	struct ifinfomsg *ifi = req_init(&r, RTM_GETLINK, 0, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	attr_u32(&r, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
@@ -451,7 +442,7 @@ static int addr_cb(struct nlmsghdr *h, void *data)
 int skiff_nl_local_addrs(struct skiff_nl *nl, uint32_t **addrs, size_t *n)
 {
 	struct req r;
-	struct vec v = { .size = sizeof(uint32_t) };
+	struct vec v = {.size = sizeof(uint32_t)};
 	struct ifaddrmsg *ifa = req_init(&r, RTM_GETADDR, 0, sizeof(*ifa));
 	ifa->ifa_family = AF_INET;
 	int e = nl_dump(nl, &r, addr_cb, &v);
@@ -496,7 +487,7 @@ static int route_cb(struct nlmsghdr *h, void *data)
 int skiff_nl_routes(struct skiff_nl *nl, uint32_t **dst, int **len, size_t *n)
 {
 	struct req r;
-	struct vec v = { .size = sizeof(struct route) };
+	struct vec v = {.size = sizeof(struct route)};
 	struct rtmsg *rt = req_init(&r, RTM_GETROUTE, 0, sizeof(*rt));
 	rt->rtm_family = AF_INET;
 	int e = nl_dump(nl, &r, route_cb, &v);

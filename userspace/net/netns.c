@@ -135,7 +135,7 @@ int skiff_netns_pool_take(struct skiff_netns_pool *p, struct skiff_netns *out, s
 {
 	if (p->n > 0) {
 		*out = p->ready[--p->n];
-		p->ready[p->n] = (struct skiff_netns){ .fd = -1, .nl = { .fd = -1 } };
+		p->ready[p->n] = (struct skiff_netns){.fd = -1, .nl = {.fd = -1}};
 	} else {
 		int r = skiff_netns_new(out, err);
 		if (r < 0)

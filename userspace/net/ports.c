@@ -3,8 +3,8 @@
  * sockets (the kernel is the allocator), the API's two Ports shapes, the
  * docker CLI's PORTS column and the ps publish/expose filters. */
 #include <errno.h>
-#include <stdarg.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +20,9 @@ static const struct {
 	const char *name;
 	uint8_t proto;
 } protos[] = {
-	{ "tcp", IPPROTO_TCP },
-	{ "udp", IPPROTO_UDP },
-	{ "sctp", IPPROTO_SCTP },
+    {"tcp", IPPROTO_TCP},
+    {"udp", IPPROTO_UDP},
+    {"sctp", IPPROTO_SCTP},
 };
 
 const char *skiff_port_proto_name(uint8_t proto)
@@ -131,7 +131,7 @@ static int pvec_add(struct pvec *pv, const struct skiff_port *p, uint16_t last)
 		pv->v = v;
 		pv->cap = cap;
 	}
-	pv->v[pv->n++] = (struct want){ *p, last ? last : p->host_port };
+	pv->v[pv->n++] = (struct want){*p, last ? last : p->host_port};
 	return 0;
 }
 
@@ -161,7 +161,7 @@ static int binding_parse(const json_t *b, struct skiff_port *p, uint16_t *last, 
 int skiff_ports_parse(const json_t *port_bindings, bool publish_all, const json_t *exposed_ports,
 		      struct skiff_port **out, uint16_t **last, size_t *n, struct skiff_error *err)
 {
-	struct pvec pv = { 0 };
+	struct pvec pv = {0};
 	_cleanup_free_ struct skiff_port *o = NULL;
 	_cleanup_free_ uint16_t *l = NULL;
 	const char *k;
@@ -173,7 +173,7 @@ int skiff_ports_parse(const json_t *port_bindings, bool publish_all, const json_
 		*last = NULL;
 	json_object_foreach((json_t *)port_bindings, k, v)
 	{
-		struct skiff_port p = { 0 };
+		struct skiff_port p = {0};
 		uint16_t hi = 0;
 		size_t i;
 		json_t *b;
@@ -186,7 +186,8 @@ int skiff_ports_parse(const json_t *port_bindings, bool publish_all, const json_
 			if ((r = binding_parse(b, &p, &hi, err)) < 0)
 				goto fail;
 			if (p.proto == IPPROTO_SCTP) {
-				r = skiff_error_set(err, SKIFF_EINVAL, EINVAL, "SCTP port bindings are not supported by skiff");
+				r = skiff_error_set(err, SKIFF_EINVAL, EINVAL,
+						    "SCTP port bindings are not supported by skiff");
 				goto fail;
 			}
 			if ((r = pvec_add(&pv, &p, hi)) < 0)
@@ -196,7 +197,7 @@ int skiff_ports_parse(const json_t *port_bindings, bool publish_all, const json_
 	/* -P: exposed ports nobody bound get an ephemeral host port */
 	json_object_foreach(publish_all ? (json_t *)exposed_ports : NULL, k, v)
 	{
-		struct skiff_port p = { 0 };
+		struct skiff_port p = {0};
 		if ((r = key_parse(k, &p.ctr_port, &p.proto)) < 0) {
 			r = key_error(r, k, err);
 			goto fail;
@@ -240,7 +241,7 @@ fail:
 /* One bound socket; *got = the port the kernel gave. */
 static int bind_one(uint8_t proto, uint32_t ip, uint16_t port, uint16_t *got)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip)};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -260,8 +261,8 @@ static int bind_one(uint8_t proto, uint32_t ip, uint16_t port, uint16_t *got)
 	return fd;
 }
 
-int skiff_ports_reserve(struct skiff_port *p, const uint16_t *last, size_t n, const char *ctr_name,
-			const char *ctr_id, int **fds, struct skiff_error *err)
+int skiff_ports_reserve(struct skiff_port *p, const uint16_t *last, size_t n, const char *ctr_name, const char *ctr_id,
+			int **fds, struct skiff_error *err)
 {
 	_cleanup_free_ int *v = malloc((n ? n : 1) * sizeof(*v));
 	_cleanup_free_ uint16_t *got = malloc((n ? n : 1) * sizeof(*got));
@@ -292,10 +293,11 @@ int skiff_ports_reserve(struct skiff_port *p, const uint16_t *last, size_t n, co
 		if (ctr_name && *ctr_name == '/')
 			ctr_name++;
 		if (fd == -EADDRINUSE)
-			return skiff_error_set(err, SKIFF_EINTERNAL, EADDRINUSE,
-					       "driver failed programming external connectivity on endpoint %s (%s): Bind "
-					       "for %s:%s failed: port is already allocated",
-					       ctr_name ? ctr_name : "", ctr_id ? ctr_id : "", ip, hp);
+			return skiff_error_set(
+			    err, SKIFF_EINTERNAL, EADDRINUSE,
+			    "driver failed programming external connectivity on endpoint %s (%s): Bind "
+			    "for %s:%s failed: port is already allocated",
+			    ctr_name ? ctr_name : "", ctr_id ? ctr_id : "", ip, hp);
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -fd,
 				       "driver failed programming external connectivity on endpoint %s (%s): failed to "
 				       "bind host port %s:%s/%s",
@@ -358,7 +360,7 @@ json_t *skiff_ports_settings_json(const struct skiff_port *p, size_t n, const js
 
 json_t *skiff_ports_list_json(const struct skiff_port *p, size_t n, const json_t *exposed_ports)
 {
-	struct pvec all = { 0 };
+	struct pvec all = {0};
 	const char *k;
 	json_t *v;
 	for (size_t i = 0; i < n; i++)
@@ -367,7 +369,7 @@ json_t *skiff_ports_list_json(const struct skiff_port *p, size_t n, const json_t
 	/* exposed-only ports: no host side (marked by host_port 0) */
 	json_object_foreach((json_t *)exposed_ports, k, v)
 	{
-		struct skiff_port e = { 0 };
+		struct skiff_port e = {0};
 		bool published = false;
 		if (key_parse(k, &e.ctr_port, &e.proto) < 0)
 			continue;
@@ -479,7 +481,7 @@ char *skiff_ports_display(const json_t *ports)
 		int first, last;
 	};
 	_cleanup_free_ struct group *g = calloc(n ? n : 1, sizeof(*g));
-	struct sbuf out = { 0 }, maps = { 0 };
+	struct sbuf out = {0}, maps = {0};
 	json_t *p;
 	if (!v || !g)
 		return NULL;
@@ -505,7 +507,7 @@ char *skiff_ports_display(const json_t *ports)
 			if (!strcmp(g[j].ip, a->ip) && !strcmp(g[j].type, a->type))
 				grp = &g[j];
 		if (!grp) {
-			g[ngroups++] = (struct group){ a->ip, a->type, a->priv, a->priv };
+			g[ngroups++] = (struct group){a->ip, a->type, a->priv, a->priv};
 			continue;
 		}
 		if (a->priv == grp->last + 1) {

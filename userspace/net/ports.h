@@ -39,8 +39,8 @@ int skiff_ports_parse(const json_t *port_bindings, bool publish_all, const json_
  * connectivity on endpoint NAME (ID): Bind for 0.0.0.0:5000 failed: port is
  * already allocated" (Docker's text; for a range "...0.0.0.0:8000-8010
  * failed..."). */
-int skiff_ports_reserve(struct skiff_port *p, const uint16_t *last, size_t n, const char *ctr_name,
-			const char *ctr_id, int **fds, struct skiff_error *err);
+int skiff_ports_reserve(struct skiff_port *p, const uint16_t *last, size_t n, const char *ctr_name, const char *ctr_id,
+			int **fds, struct skiff_error *err);
 /* Closes the n fds and frees the array (NULL-safe). */
 void skiff_ports_release(int *fds, size_t n);
 
