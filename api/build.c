@@ -16,6 +16,7 @@
 #include "../userspace/image/store.h"
 #include "../userspace/lib/cleanup.h"
 #include "../userspace/lib/json.h"
+#include "../userspace/net/network.h"
 #include "routes.h"
 
 struct bjob {
@@ -26,6 +27,17 @@ struct bjob {
 	pthread_mutex_t lock;
 	json_t *queue;   /* messages not yet written */
 	bool finished;   /* the thread is done (under lock) */
+	/* a RUN step's network, made on the loop thread (the network manager
+	 * is single-threaded): the build thread posts, the loop answers */
+	pthread_cond_t net_done;
+	struct {
+		bool pending, attach;
+		const char *step;
+		char *path;
+		size_t len;
+		struct skiff_error *err;
+		int r;
+	} net;
 	volatile int cancel;
 	bool quiet;
 	struct skiff_build_opts o;
@@ -60,6 +72,7 @@ static void bjob_free(struct bjob *j)
 	json_decref(j->buildargs);
 	json_decref(j->labels);
 	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->net_done);
 	free(j);
 }
 
@@ -81,6 +94,52 @@ static void emit(void *data, json_t *msg)
 	json_array_append_new(j->queue, msg);
 	pthread_mutex_unlock(&j->lock);
 	wake(j);
+}
+
+/* build thread: asks the loop and waits for the answer */
+static int net_call(struct bjob *j, bool attach, const char *step, char *path, size_t len, struct skiff_error *err)
+{
+	int r;
+	pthread_mutex_lock(&j->lock);
+	j->net.pending = true;
+	j->net.attach = attach;
+	j->net.step = step;
+	j->net.path = path;
+	j->net.len = len;
+	j->net.err = err;
+	pthread_mutex_unlock(&j->lock);
+	wake(j);
+	pthread_mutex_lock(&j->lock);
+	while (j->net.pending)
+		pthread_cond_wait(&j->net_done, &j->lock);
+	r = j->net.r;
+	pthread_mutex_unlock(&j->lock);
+	return r;
+}
+
+static int netns_get(void *data, const char *step_id, char *path, size_t len, struct skiff_error *err)
+{
+	return net_call(data, true, step_id, path, len, err);
+}
+
+static void netns_release(void *data, const char *step_id)
+{
+	net_call(data, false, step_id, NULL, 0, NULL);
+}
+
+/* loop thread */
+static void net_answer(struct bjob *j)
+{
+	pthread_mutex_lock(&j->lock);
+	if (j->net.pending) {
+		if (j->net.attach)
+			j->net.r = skiff_net_build_attach(j->d, j->net.step, j->net.path, j->net.len, j->net.err);
+		else
+			skiff_net_build_detach(j->d, j->net.step);
+		j->net.pending = false;
+		pthread_cond_signal(&j->net_done);
+	}
+	pthread_mutex_unlock(&j->lock);
 }
 
 static void *build_thread(void *data)
@@ -124,6 +183,7 @@ static void bjob_wakeup(evutil_socket_t fd, short what, void *data)
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
+	net_answer(j);
 	pthread_mutex_lock(&j->lock);
 	q = j->queue;
 	j->queue = json_array();
@@ -211,6 +271,7 @@ static void build_post(struct skiff_http_req *req)
 		return;
 	}
 	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->net_done, NULL);
 	j->pipe[0] = j->pipe[1] = -1;
 	j->req = req;
 	j->d = req->daemon;
@@ -277,6 +338,11 @@ static void build_post(struct skiff_http_req *req)
 	j->o.networkmode = j->networkmode;
 	j->o.platform = j->platform;
 	j->o.extrahosts = j->extrahosts;
+	if (req->daemon->net) { /* else RUN uses the host's network (Documentation/build.md) */
+		j->o.netns_get = netns_get;
+		j->o.netns_release = netns_release;
+		j->o.netns_data = j;
+	}
 	j->o.emit = emit;
 	j->o.emit_data = j;
 	j->o.cancel = &j->cancel;

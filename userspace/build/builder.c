@@ -22,6 +22,7 @@
 #include "../lib/json.h"
 #include "builder-internal.h"
 #include "builder.h"
+#include "../daemon/container-config.h"
 #include "context.h"
 #include "dockerfile.h"
 
@@ -294,7 +295,9 @@ static int write_etc(const char *dir, const char *name, const char *text)
 	return p ? skiff_write_replace(p, text, strlen(text), 0644) : -ENOMEM;
 }
 
-static int prepare_etc(struct build *b, const struct scratch *s, const char *hostname, json_t *spec)
+/* host_net: the host's resolv.conf as it is; otherwise without loopback
+ * resolvers, which mean nothing in the step's own namespace (as for containers) */
+static int prepare_etc(struct build *b, const struct scratch *s, const char *hostname, bool host_net, json_t *spec)
 {
 	_cleanup_free_ char *resolv = NULL, *hosts = NULL;
 	char *h = NULL;
@@ -312,6 +315,11 @@ static int prepare_etc(struct build *b, const struct scratch *s, const char *hos
 	hosts = h;
 	if (skiff_read_file("/etc/resolv.conf", &resolv, NULL) < 0)
 		resolv = strdup("");
+	if (!host_net && resolv) {
+		char *filtered = skiff_resolv_conf_filter(resolv);
+		free(resolv);
+		resolv = filtered;
+	}
 	char hn[80];
 	snprintf(hn, sizeof(hn), "%s\n", hostname);
 	if (write_etc(s->dir, "hostname", hn) < 0 || write_etc(s->dir, "hosts", hosts ? hosts : "") < 0 ||
@@ -512,7 +520,7 @@ static int step_run(struct build *b, struct stage *st, const struct skiff_df_ins
 		json_object_set_new(spec, "mounts", json_pack("[{s:s, s:s, s:s, s:s}]", "type", "tmpfs", "source", "shm",
 							      "target", "/dev/shm", "options", opt));
 	}
-	if (prepare_etc(b, &s, hn, spec) < 0) {
+	if (prepare_etc(b, &s, hn, !strcmp(netns, "host"), spec) < 0) {
 		r = skiff_error_set(err, SKIFF_EINTERNAL, EIO, "writing the build step's /etc files");
 		goto out;
 	}

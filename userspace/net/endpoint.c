@@ -678,6 +678,46 @@ fail:
 	return r;
 }
 
+int skiff_net_build_attach(struct skiff_daemon *d, const char *step_id, char *netns, size_t netns_len,
+			   struct skiff_error *err)
+{
+	struct skiff_net *m = d->net;
+	struct skiff_network *n = NULL;
+	struct net_ctr *nc, **v;
+	int r;
+
+	for (size_t i = 0; m && i < m->n; i++)
+		if (m->v[i]->is_default)
+			n = m->v[i];
+	if (!n)
+		return skiff_error_set(err, SKIFF_EUNAVAIL, ENODEV, "the default bridge network is not available");
+	if ((nc = net_ctr_find(m, step_id)))
+		ctr_free(m, nc);
+	if (!(nc = calloc(1, sizeof(*nc))) || !(v = realloc(m->ctrs, (m->nctrs + 1) * sizeof(*v)))) {
+		free(nc);
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	}
+	m->ctrs = v;
+	snprintf(nc->id, sizeof(nc->id), "%s", step_id);
+	nc->name = strdup("build");
+	nc->hostname = strdup("build");
+	nc->ns.fd = nc->ns.nl.fd = -1;
+	m->ctrs[m->nctrs++] = nc;
+	if ((r = skiff_netns_pool_take(m->pool, &nc->ns, err)) < 0 || (r = ep_make(m, nc, n, NULL, true, err)) < 0) {
+		ctr_free(m, nc);
+		return skiff_error_wrap(err, "networking for a build step");
+	}
+	skiff_netns_path(&nc->ns, netns, netns_len);
+	return 0;
+}
+
+void skiff_net_build_detach(struct skiff_daemon *d, const char *step_id)
+{
+	struct net_ctr *nc = d->net ? net_ctr_find(d->net, step_id) : NULL;
+	if (nc)
+		ctr_free(d->net, nc);
+}
+
 void skiff_net_ctr_spawned(struct skiff_daemon *d, struct skiff_ctr *c, int pid)
 {
 	struct net_ctr *nc = d->net ? net_ctr_find(d->net, c->id) : NULL;

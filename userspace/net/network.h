@@ -80,6 +80,13 @@ json_t *skiff_net_ctr_networks_json(struct skiff_daemon *d, const struct skiff_c
 json_t *skiff_net_ctr_ports_ps(struct skiff_daemon *d, const struct skiff_ctr *c);
 /* stats "networks": {"eth0": {...}}; NULL when not available. */
 json_t *skiff_net_ctr_stats(struct skiff_daemon *d, const struct skiff_ctr *c);
+/* A build's RUN step on the default bridge: a pooled netns with one
+ * endpoint (lease owned by step_id, default route, masquerade), no ports,
+ * DNS or BPF. netns gets the spawn spec's namespaces.net. Main thread only. */
+int skiff_net_build_attach(struct skiff_daemon *d, const char *step_id, char *netns, size_t netns_len,
+			   struct skiff_error *err);
+/* The step ended: the lease goes, the netns fd closes (the veth dies with it). */
+void skiff_net_build_detach(struct skiff_daemon *d, const char *step_id);
 /* filters: is the container on network key (name or id)? */
 bool skiff_net_ctr_on_network(struct skiff_daemon *d, const struct skiff_ctr *c, const char *key);
 
