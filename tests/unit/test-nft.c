@@ -120,7 +120,10 @@ TEST(network_set_replaces_and_del_removes)
 	EXPECT_EQ(1, count(t1, "ip saddr 10.1.0.0/16 oifname != \"br-a\" masquerade"));
 	EXPECT_EQ(1, count(t1, "oifname \"br-a\" ct status dnat masquerade"));
 	EXPECT_EQ(1, count(t1, "\"br-a\" : jump nat-br-a"));
-	EXPECT_EQ(0, count(t1, "drop"));
+	/* the only drop: isolation from the other skiff networks */
+	EXPECT_EQ(1, count(t1, "drop"));
+	EXPECT_EQ(1, count(t1, "iifname \"br-a\" oifname != \"br-a\" oifname @bridges ct status != dnat drop"))
+	TH_LOG("%s", t1);
 
 	/* Becoming internal: no masquerade, isolation both ways. */
 	ASSERT_EQ(0, skiff_nft_network_set(n, "br-a", &c, true, &err)) TH_LOG("%s", err.msg);

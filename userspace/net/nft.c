@@ -271,6 +271,10 @@ int skiff_nft_network_set(struct skiff_nft *n, const char *bridge, const struct 
 	/* Hairpin: a container reaching a published port of its own bridge
 	 * (itself or a neighbour) must see the reply come from the host. */
 	sc_add(&s, "add rule ip %s nat-%s oifname \"%s\" ct status dnat masquerade\n", t, b, b);
+	/* Networks are isolated from each other, as Docker's isolation chains
+	 * do; a published port (DNATed) stays reachable from any network. */
+	sc_add(&s, "add rule ip %s fwd-%s iifname \"%s\" oifname != \"%s\" oifname @bridges ct status != dnat drop\n",
+	       t, b, b, b);
 	if (internal) {
 		sc_add(&s, "add rule ip %s fwd-%s iifname \"%s\" oifname != \"%s\" drop\n", t, b, b, b);
 		sc_add(&s, "add rule ip %s fwd-%s oifname \"%s\" iifname != \"%s\" drop\n", t, b, b, b);
