@@ -156,7 +156,10 @@ def test_sdk_stats_shape(dockerpy, name):
     for k in ("read", "preread", "pids_stats", "blkio_stats", "num_procs", "storage_stats", "cpu_stats",
               "precpu_stats", "memory_stats", "name", "id"):
         assert k in s, k
-    assert "networks" not in s
+    eth0 = s["networks"]["eth0"]  # from the container's cgroup_skb counters
+    for k in ("rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets", "tx_errors",
+              "tx_dropped"):
+        assert isinstance(eth0[k], int) and eth0[k] >= 0, k
     assert s["name"] == "/" + n and s["id"] == c.id
     assert s["num_procs"] == 0 and s["storage_stats"] == {}
     assert s["read"] > s["preread"] != ZERO_TIME
