@@ -351,7 +351,7 @@ def test_skiff_build(daemon, skiff, python_base, workdir, cleanup):
     q = skiff("image", "build", "-q", "--iidfile", iid, "-t", tag, "--label", "org.example.demo=yes", ctx,
               timeout=120)
     now = json.loads(skiff("image", "inspect", tag).stdout)[0]["Id"]
-    assert q.stdout.strip() == now, q.stdout
+    assert q.stdout.strip() == now == info["Id"], "the same context and labels hit the cache: " + q.stdout
     with open(iid) as f:
         assert f.read() == now
     # a Dockerfile on stdin, no context

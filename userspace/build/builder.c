@@ -1103,11 +1103,17 @@ static int apply_labels(struct build *b, struct stage *st, struct skiff_error *e
 	fclose(f);
 	_cleanup_free_ char *comment = skiff_build_nop_comment(ic, text, true);
 	free(text);
-	char ctr[65];
+	char ctr[65], key[72];
+	/* cached like any LABEL step, so a rebuild with the same labels gives the same id */
+	skiff_build_cache_key(st->image_id, comment, NULL, key);
+	if (cache_hit(b, st, key)) {
+		json_decref(ic);
+		return 0;
+	}
 	random_id(ctr);
 	history_add(ic, comment);
 	emit_stream(b, " ---> Running in %.12s\n", ctr);
-	return commit_step(b, st, ic, NULL, NULL, ctr, err);
+	return commit_step(b, st, ic, NULL, key, ctr, err);
 }
 
 int skiff_build(const struct skiff_build_opts *o, char id[72], struct skiff_error *err)
