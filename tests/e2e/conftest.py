@@ -789,3 +789,25 @@ def net(request, daemon):
             daemon.request("DELETE", "/networks/%s" % n, timeout=30)
         except OSError:
             pass
+
+
+@pytest.fixture
+def own_daemon(busybox_tar):
+    """own_daemon(tag, extra_args) -> a Skiffd of the test's own (busybox
+    loaded; extra_args kept across restarts), finished after the test."""
+    made = []
+
+    def new(tag, extra=()):
+        d = Skiffd(tag)
+        d.extra_args = list(extra)
+        try:
+            d.start()
+            d.load_image(busybox_tar)
+        except BaseException:
+            d.destroy()
+            raise
+        made.append(d)
+        return d
+    yield new
+    for d in made:
+        finish_daemon(d)

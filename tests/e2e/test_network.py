@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import IMAGE, inspect, wait_for
+from conftest import IMAGE, DockerCLI, inspect, wait_for
 from netutil import (api_json, ctr_net, default_bridge, egress_probe, fetch_exec, fetch_from, leases,
                      link_addrs, links, net_counter, nft_json, pin_dir, run_web, wait_ctr_http)
 
@@ -370,6 +370,76 @@ def test_network_none_and_host(docker, daemon, name):
     assert default_bridge(daemon) + ":" in out.replace("@", ":"), out
     h = docker("run", "--rm", "--network", "host", IMAGE, "hostname").stdout.strip()
     assert h == os.uname().nodename
+
+
+class FakeUpstream:
+    """A DNS server on 127.0.0.1 for skiffd --dns: A records from a table,
+    no records for other types of those names, NXDOMAIN for the rest."""
+
+    def __init__(self, records):
+        import socket
+        import threading
+        self.records = records
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.queries = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import struct
+        while True:
+            try:
+                q, peer = self.sock.recvfrom(1500)
+            except OSError:
+                return
+            i, labels = 12, []
+            while q[i]:
+                labels.append(q[i + 1:i + 1 + q[i]].decode())
+                i += 1 + q[i]
+            qtype = struct.unpack("!H", q[i + 1:i + 3])[0]
+            question = q[12:i + 5]
+            name = ".".join(labels).lower()
+            self.queries.append((name, qtype))
+            ip = self.records.get(name)
+            if ip is None:
+                hdr = struct.pack("!HHHHHH", struct.unpack("!H", q[:2])[0], 0x8183, 1, 0, 0, 0)
+                self.sock.sendto(hdr + question, peer)
+            elif qtype == 1:
+                hdr = struct.pack("!HHHHHH", struct.unpack("!H", q[:2])[0], 0x8180, 1, 1, 0, 0)
+                ans = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + bytes(int(x) for x in ip.split("."))
+                self.sock.sendto(hdr + question + ans, peer)
+            else:
+                hdr = struct.pack("!HHHHHH", struct.unpack("!H", q[:2])[0], 0x8180, 1, 0, 0, 0)
+                self.sock.sendto(hdr + question, peer)
+
+    def close(self):
+        self.sock.close()
+
+
+def test_dns_forwards_other_names_upstream(own_daemon):
+    up = FakeUpstream({"web.example.test": "192.0.2.55"})
+    try:
+        d = own_daemon("net-dns", ["--dns", "127.0.0.1:%d" % up.port])
+        docker = DockerCLI(d.host)
+        try:
+            docker("network", "create", "e2e-dns-net")
+            docker("run", "-d", "--name", "e2e-dns-a", "--network", "e2e-dns-net", IMAGE, "sleep", "3600")
+            rc, out = nslookup(docker, "e2e-dns-a", "web.example.test")
+            assert rc == 0 and "192.0.2.55" in out, out
+            assert ("web.example.test", 1) in up.queries
+            rc, out = nslookup(docker, "e2e-dns-a", "missing.example.test")
+            assert rc != 0 and "NXDOMAIN" in out, out
+            # container names never leave the host
+            rc, out = nslookup(docker, "e2e-dns-a", "e2e-dns-a")
+            assert rc == 0
+            assert not [q for q in up.queries if q[0].startswith("e2e-dns-a")], up.queries
+            docker("rm", "-f", "e2e-dns-a")
+            docker("network", "rm", "e2e-dns-net")
+        finally:
+            docker.close()
+    finally:
+        up.close()
 
 
 # ---------------------------------------------------------------- policy

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import IMAGE, DockerCLI, finish_daemon, inspect, pids_mentioning, skiffd_flags, wait_for
+from conftest import IMAGE, DockerCLI, inspect, pids_mentioning, skiffd_flags, wait_for
 from netutil import (ctr_net, fetch_exec, free_port, host_fetch, listeners, net_counter, nft_json, root_attachments,
                      run_web, wait_ctr_http, wait_http)
 
@@ -268,27 +268,6 @@ def test_stats_grow_with_a_10mb_transfer(docker, daemon, name):
 
 
 # ---------------------------------------------------------------- restarts and fallback
-
-@pytest.fixture
-def own_daemon(busybox_tar):
-    made = []
-
-    def new(tag, extra=()):
-        from conftest import Skiffd
-        d = Skiffd(tag)
-        d.extra_args = list(extra)
-        try:
-            d.start()
-            d.load_image(busybox_tar)
-        except BaseException:
-            d.destroy()
-            raise
-        made.append(d)
-        return d
-    yield new
-    for d in made:
-        finish_daemon(d)
-
 
 def test_networking_survives_kill9_and_restart(own_daemon):
     d = own_daemon("net-kill9")
