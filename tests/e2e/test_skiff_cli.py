@@ -408,6 +408,14 @@ def test_ps_quiet_ignores_format(skiff, docker, ps_set):
         assert s.stderr == "WARNING: Ignoring custom format, because both --format and --quiet are set.\n"
 
 
+def test_plain_template_is_not_aligned(skiff, docker, ps_set):
+    """Only "table ..." templates go through docker's tabwriter; a plain one
+    prints each row as rendered, tabs and all."""
+    args = ["ps", "-a", "--format", "{{.Names}}\t{{.Image}}", "--filter", "label=" + ps_set["label"]]
+    out = same(skiff, docker, *args).stdout
+    assert "\t" in out, out
+
+
 def test_ps_table_header(skiff, ps_set):
     out = skiff("ps", "-a", "--filter", "label=" + ps_set["label"]).stdout.splitlines()
     assert re.split(r"\s{2,}", out[0]) == ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]

@@ -171,30 +171,6 @@ static json_t *network_row(json_t *nw, bool trunc)
 	return cli_row_sorted(row);
 }
 
-/* A template without "table": docker writes each row as rendered, with no
- * tabwriter (cli_print_rows aligns every template). */
-static int print_plain(struct cli *cli, const char *fmt, json_t *rows)
-{
-	bool table;
-	struct cli_tmpl *t = cli_tmpl_parse(fmt, &table, &cli->err);
-	if (!t)
-		return cli_fail(cli, 1);
-	size_t i;
-	json_t *row;
-	json_array_foreach(rows, i, row)
-	{
-		char *line = NULL;
-		if (cli_tmpl_exec_row(t, row, &line, &cli->err) < 0) {
-			cli_tmpl_free(t);
-			return cli_fail(cli, 1);
-		}
-		printf("%s\n", line);
-		free(line);
-	}
-	cli_tmpl_free(t);
-	return 0;
-}
-
 static int cmd_network_ls(struct cli *cli, struct cli_opts *o)
 {
 	char path[4096] = "/networks";
@@ -225,8 +201,6 @@ static int cmd_network_ls(struct cli *cli, struct cli_opts *o)
 	_cleanup_json_ json_t *headers = json_object();
 	for (const char *const *h = hdr; *h; h += 2)
 		json_object_set_new(headers, h[0], json_string(h[1]));
-	if (fmt && *fmt && strncmp(fmt, "table", 5) && strcmp(fmt, "json"))
-		return print_plain(cli, fmt, rows);
 	return cli_print_rows(cli, fmt, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", rows, headers);
 }
 

@@ -173,7 +173,12 @@ int cli_print_rows_to(struct cli *cli, FILE *out, const char *format, const char
 			cli_tmpl_free(t);
 			return cli_fail(cli, 1);
 		}
-		cli_table_add(tab, line);
+		/* only "table ..." templates go through the tabwriter; docker
+		 * writes any other template's rows as rendered */
+		if (table)
+			cli_table_add(tab, line);
+		else
+			fprintf(out, "%s\n", line);
 		free(line);
 	}
 	cli_table_flush(tab, out);
