@@ -3,6 +3,7 @@
  * the same tree (overlay whiteouts turned into .wh. entries, sorted) so save
  * and push see a normal layer; the new config is registered untagged. */
 #include "store-internal.h"
+#include "tar-internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
@@ -25,247 +24,6 @@ int skiff_store_scratch_dir(struct skiff_store *s, char **path, struct skiff_err
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating a build directory");
 	return 0;
-}
-
-struct link_seen {
-	dev_t dev;
-	ino_t ino;
-	char *path;
-};
-
-struct walk {
-	struct skiff_tar_writer *w;
-	struct link_seen *links;
-	size_t nlinks;
-	int64_t size;
-	struct skiff_error *err;
-};
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_opaque(int fd)
-{
-	char v[4];
-	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
-	return n == 1 && v[0] == 'y';
-}
-
-/* Non-overlay xattrs (security.capability, user.*) go into the tar. */
-static void get_xattrs(int fd, struct skiff_tar_entry *e)
-{
-	char names[4096];
-	ssize_t n = flistxattr(fd, names, sizeof(names));
-	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
-		char val[4096];
-		const char *nm = names + i;
-		ssize_t vl;
-		struct skiff_tar_xattr *x;
-		if (!strncmp(nm, "trusted.overlay.", 16))
-			continue;
-		vl = fgetxattr(fd, nm, val, sizeof(val));
-		if (vl < 0 || !(x = realloc(e->xattrs, (e->nxattrs + 1) * sizeof(*x))))
-			continue;
-		e->xattrs = x;
-		x[e->nxattrs].name = strdup(nm);
-		x[e->nxattrs].value = malloc((size_t)vl + 1);
-		if (!x[e->nxattrs].name || !x[e->nxattrs].value) {
-			free(x[e->nxattrs].name);
-			free(x[e->nxattrs].value);
-			continue;
-		}
-		memcpy(x[e->nxattrs].value, val, (size_t)vl);
-		x[e->nxattrs].len = (size_t)vl;
-		e->nxattrs++;
-	}
-}
-
-/* Copy-up bookkeeping of the step's overlay (origin, impure, nlink) would
- * confuse overlay once this dir is a lower layer: only opaque stays. */
-static void strip_overlay_xattrs(int fd)
-{
-	static const char *const names[] = { "trusted.overlay.origin", "trusted.overlay.impure",
-					     "trusted.overlay.nlink", "trusted.overlay.upper" };
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		fremovexattr(fd, names[i]);
-}
-
-static void free_xattrs(struct skiff_tar_entry *e)
-{
-	for (size_t i = 0; i < e->nxattrs; i++) {
-		free(e->xattrs[i].name);
-		free(e->xattrs[i].value);
-	}
-	free(e->xattrs);
-	e->xattrs = NULL;
-	e->nxattrs = 0;
-}
-
-static int put_whiteout(struct walk *c, const char *dir, const char *name, time_t mtime)
-{
-	_cleanup_free_ char *p = NULL;
-	struct skiff_tar_entry e = { .linkname = "", .type = SKIFF_TAR_REG, .mode = 0 };
-	if (asprintf(&p, "%s.wh.%s", dir, name) < 0)
-		return -ENOMEM;
-	e.path = p;
-	e.mtime.tv_sec = mtime;
-	return skiff_tar_write_header(c->w, &e);
-}
-
-static int walk_dir(struct walk *c, int dfd, const char *prefix)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int r = 0, dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-
-	if (dup_fd < 0 || !(d = fdopendir(dup_fd))) {
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return skiff_error_sys(c->err, SKIFF_EINTERNAL, errno, "reading layer directory '%s'", prefix);
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 32) * sizeof(char *));
-			if (!nn) {
-				r = -ENOMEM;
-				goto out;
-			}
-			names = nn;
-		}
-		if (!(names[n++] = strdup(de->d_name))) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	qsort(names, n, sizeof(char *), cmp_name);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct skiff_tar_entry e = { 0 };
-		struct stat st;
-		_cleanup_free_ char *path = NULL;
-		_cleanup_close_ int fd = -1;
-		char link[4096];
-
-		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
-			r = put_whiteout(c, prefix, names[i], st.st_mtim.tv_sec);
-			continue;
-		}
-		if (asprintf(&path, "%s%s", prefix, names[i]) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		e.path = path;
-		e.linkname = "";
-		e.mode = st.st_mode & 07777;
-		e.uid = st.st_uid;
-		e.gid = st.st_gid;
-		e.mtime.tv_sec = st.st_mtim.tv_sec;
-		switch (st.st_mode & S_IFMT) {
-		case S_IFREG:
-			e.type = SKIFF_TAR_REG;
-			e.size = st.st_size;
-			if (st.st_nlink > 1) {
-				for (size_t k = 0; k < c->nlinks; k++)
-					if (c->links[k].dev == st.st_dev && c->links[k].ino == st.st_ino) {
-						e.type = SKIFF_TAR_LINK;
-						e.linkname = c->links[k].path;
-						e.size = 0;
-					}
-				if (e.type == SKIFF_TAR_REG) {
-					struct link_seen *nl = realloc(c->links, (c->nlinks + 1) * sizeof(*nl));
-					if (!nl) {
-						r = -ENOMEM;
-						break;
-					}
-					c->links = nl;
-					nl[c->nlinks++] = (struct link_seen){ st.st_dev, st.st_ino, strdup(path) };
-				}
-			}
-			if (e.type == SKIFF_TAR_REG) {
-				fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-				if (fd < 0) {
-					r = skiff_error_sys(c->err, SKIFF_EINTERNAL, errno, "opening '%s'", path);
-					break;
-				}
-				get_xattrs(fd, &e);
-				strip_overlay_xattrs(fd);
-				c->size += e.size;
-			}
-			break;
-		case S_IFDIR:
-			e.type = SKIFF_TAR_DIR;
-			fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				r = skiff_error_sys(c->err, SKIFF_EINTERNAL, errno, "opening '%s'", path);
-				break;
-			}
-			get_xattrs(fd, &e);
-			strip_overlay_xattrs(fd);
-			break;
-		case S_IFLNK: {
-			ssize_t k = readlinkat(dfd, names[i], link, sizeof(link) - 1);
-			link[k < 0 ? 0 : k] = '\0';
-			e.type = SKIFF_TAR_SYMLINK;
-			e.linkname = link;
-			break;
-		}
-		case S_IFCHR:
-		case S_IFBLK:
-			e.type = S_ISCHR(st.st_mode) ? SKIFF_TAR_CHR : SKIFF_TAR_BLK;
-			e.devmajor = major(st.st_rdev);
-			e.devminor = minor(st.st_rdev);
-			break;
-		case S_IFIFO:
-			e.type = SKIFF_TAR_FIFO;
-			break;
-		default:
-			continue;
-		}
-		if (r == 0)
-			r = skiff_tar_write_header(c->w, &e);
-		if (r == 0 && e.type == SKIFF_TAR_REG) {
-			char buf[65536];
-			int64_t left = e.size;
-			while (r == 0 && left > 0) {
-				ssize_t k = read(fd, buf, left > (int64_t)sizeof(buf) ? sizeof(buf) : (size_t)left);
-				if (k <= 0) {
-					memset(buf, 0, sizeof(buf));
-					k = left > (int64_t)sizeof(buf) ? (ssize_t)sizeof(buf) : (ssize_t)left;
-				}
-				r = skiff_tar_write_data(c->w, buf, (size_t)k);
-				left -= k;
-			}
-		}
-		free_xattrs(&e);
-		if (r < 0) {
-			if (!c->err || !c->err->status)
-				skiff_error_sys(c->err, SKIFF_EINTERNAL, -r, "archiving '%s'", path);
-			break;
-		}
-		if (e.type == SKIFF_TAR_DIR) {
-			_cleanup_free_ char *sub = NULL;
-			if (asprintf(&sub, "%s/", path) < 0) {
-				r = -ENOMEM;
-				break;
-			}
-			/* an opaque dir hides everything below it in the lower layers */
-			if (is_opaque(fd) && (r = put_whiteout(c, sub, ".wh..opq", st.st_mtim.tv_sec)) < 0)
-				break;
-			r = walk_dir(c, fd, sub);
-		}
-	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return r;
 }
 
 static bool dir_empty(const char *path)
@@ -308,7 +66,7 @@ static int layer_from_upper(struct skiff_store *s, const char *parent_chain, con
 	_cleanup_close_ int bfd = -1, ufd = -1;
 	_cleanup_json_ json_t *mj = NULL;
 	struct skiff_tar_writer *w = NULL;
-	struct walk c = { .err = err };
+	int64_t size = 0;
 	char chain[SKIFF_DIGEST_LEN];
 	int k;
 
@@ -326,8 +84,7 @@ static int layer_from_upper(struct skiff_store *s, const char *parent_chain, con
 		skiff_error_sys(err, SKIFF_EINTERNAL, -k, "writing layer");
 		goto fail;
 	}
-	c.w = w;
-	k = walk_dir(&c, ufd, "");
+	k = tar_write_tree_flags(w, ufd, "", TAR_TREE_OVERLAY_UPPER, &size, err);
 	if (k < 0) {
 		skiff_tar_writer_free(w);
 		if (!err || !err->status)
@@ -340,7 +97,7 @@ static int layer_from_upper(struct skiff_store *s, const char *parent_chain, con
 		goto fail;
 	}
 	store_chain_id(parent_chain, diffid, chain);
-	mj = json_pack("{s:s, s:s, s:I}", "DiffID", diffid, "Parent", parent_chain, "Size", (json_int_t)c.size);
+	mj = json_pack("{s:s, s:s, s:I}", "DiffID", diffid, "Parent", parent_chain, "Size", (json_int_t)size);
 	meta = skiff_path_join(tmpdir, "meta.json");
 	diff = skiff_path_join(tmpdir, "diff");
 	blob = store_blob_path(s, diffid);
@@ -354,7 +111,7 @@ static int layer_from_upper(struct skiff_store *s, const char *parent_chain, con
 		unlink(tmpblob);
 		skiff_rm_rf(tmpdir);
 		skiff_rm_rf(upper);
-		goto done;
+		return 0;
 	}
 	if (rename(upper, diff) < 0) {
 		k = skiff_error_sys(err, SKIFF_EINTERNAL, errno, "moving layer into the store");
@@ -373,15 +130,8 @@ static int layer_from_upper(struct skiff_store *s, const char *parent_chain, con
 		}
 		skiff_rm_rf(tmpdir);
 	}
-done:
-	for (size_t i = 0; i < c.nlinks; i++)
-		free(c.links[i].path);
-	free(c.links);
 	return 0;
 fail:
-	for (size_t i = 0; i < c.nlinks; i++)
-		free(c.links[i].path);
-	free(c.links);
 	if (tmpblob)
 		unlink(tmpblob);
 	if (tmpdir)

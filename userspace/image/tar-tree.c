@@ -1,6 +1,7 @@
 /* Archives a directory tree through the tar writer (skiff_tar_write_tree):
  * sorted names, hard links detected, xattrs kept, sockets skipped; used for
- * layer diffs, commit, export and docker cp. */
+ * layer diffs, commit, export and docker cp, and (tar_write_tree_flags) for
+ * a build step's overlay upper dir, whose whiteouts become .wh. entries. */
 #include "tar-internal.h"
 
 #include <dirent.h>
@@ -24,8 +25,10 @@ struct hardlink_seen {
 
 struct tree_ctx {
 	struct skiff_tar_writer *w;
+	unsigned int flags; /* TAR_TREE_* */
 	struct hardlink_seen *links;
 	size_t nlinks;
+	int64_t size;
 	struct skiff_error *err;
 };
 
@@ -48,6 +51,42 @@ static void read_xattrs(int fd, struct skiff_tar_entry *e)
 		if (vl >= 0)
 			tar_entry_add_xattr(e, nm, val, (size_t)vl);
 	}
+}
+
+static bool is_opaque(int fd)
+{
+	char v[4];
+	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
+	return n == 1 && v[0] == 'y';
+}
+
+/* Copy-up bookkeeping of a step's overlay (origin, impure, nlink) would
+ * confuse overlay once the dir is a lower layer: only opaque stays. */
+static void strip_overlay_xattrs(int fd)
+{
+	static const char *const names[] = { "trusted.overlay.origin", "trusted.overlay.impure",
+					     "trusted.overlay.nlink", "trusted.overlay.upper" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		fremovexattr(fd, names[i]);
+}
+
+/* Non-overlay xattrs (security.capability, user.*) go into the tar. */
+static void take_xattrs(struct tree_ctx *c, int fd, struct skiff_tar_entry *e)
+{
+	read_xattrs(fd, e);
+	if (c->flags & TAR_TREE_OVERLAY_UPPER)
+		strip_overlay_xattrs(fd);
+}
+
+static int put_whiteout(struct tree_ctx *c, const char *dir, const char *name, time_t mtime)
+{
+	_cleanup_free_ char *p = NULL;
+	struct skiff_tar_entry e = { .linkname = "", .type = SKIFF_TAR_REG, .mode = 0 };
+	if (asprintf(&p, "%s.wh.%s", dir, name) < 0)
+		return -ENOMEM;
+	e.path = p;
+	e.mtime.tv_sec = mtime;
+	return skiff_tar_write_header(c->w, &e);
 }
 
 static int tree_walk(struct tree_ctx *c, int dfd, const char *prefix)
@@ -90,6 +129,10 @@ static int tree_walk(struct tree_ctx *c, int dfd, const char *prefix)
 
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* vanished */
+		if ((c->flags & TAR_TREE_OVERLAY_UPPER) && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+			r = put_whiteout(c, prefix, names[i], st.st_mtim.tv_sec);
+			continue;
+		}
 		if (asprintf(&path, "%s%s", prefix, names[i]) < 0) {
 			r = -ENOMEM;
 			break;
@@ -127,7 +170,8 @@ static int tree_walk(struct tree_ctx *c, int dfd, const char *prefix)
 					r = skiff_error_sys(c->err, SKIFF_EINTERNAL, errno, "opening '%s'", path);
 					break;
 				}
-				read_xattrs(fd, &e);
+				take_xattrs(c, fd, &e);
+				c->size += e.size;
 			}
 			break;
 		case S_IFDIR:
@@ -137,7 +181,7 @@ static int tree_walk(struct tree_ctx *c, int dfd, const char *prefix)
 				r = skiff_error_sys(c->err, SKIFF_EINTERNAL, errno, "opening '%s'", path);
 				break;
 			}
-			read_xattrs(fd, &e);
+			take_xattrs(c, fd, &e);
 			break;
 		case S_IFLNK: {
 			ssize_t k = readlinkat(dfd, names[i], link, sizeof(link) - 1);
@@ -188,10 +232,15 @@ static int tree_walk(struct tree_ctx *c, int dfd, const char *prefix)
 		}
 		if (e.type == SKIFF_TAR_DIR) {
 			_cleanup_free_ char *sub = NULL;
-			if (asprintf(&sub, "%s/", path) < 0)
+			if (asprintf(&sub, "%s/", path) < 0) {
 				r = -ENOMEM;
-			else
-				r = tree_walk(c, fd, sub);
+				break;
+			}
+			/* an opaque dir hides everything below it in the lower layers */
+			if ((c->flags & TAR_TREE_OVERLAY_UPPER) && is_opaque(fd) &&
+			    (r = put_whiteout(c, sub, ".wh..opq", st.st_mtim.tv_sec)) < 0)
+				break;
+			r = tree_walk(c, fd, sub);
 		}
 	}
 out:
@@ -201,12 +250,20 @@ out:
 	return r;
 }
 
-int skiff_tar_write_tree(struct skiff_tar_writer *w, int dirfd, const char *prefix, struct skiff_error *err)
+int tar_write_tree_flags(struct skiff_tar_writer *w, int dirfd, const char *prefix, unsigned int flags,
+			 int64_t *size, struct skiff_error *err)
 {
-	struct tree_ctx c = { .w = w, .err = err };
+	struct tree_ctx c = { .w = w, .flags = flags, .err = err };
 	int r = tree_walk(&c, dirfd, prefix ? prefix : "");
 	for (size_t i = 0; i < c.nlinks; i++)
 		free(c.links[i].path);
 	free(c.links);
+	if (size)
+		*size = c.size;
 	return r;
+}
+
+int skiff_tar_write_tree(struct skiff_tar_writer *w, int dirfd, const char *prefix, struct skiff_error *err)
+{
+	return tar_write_tree_flags(w, dirfd, prefix, 0, NULL, err);
 }
