@@ -61,10 +61,8 @@ static int top_chain(struct skiff_store *s, const char *id, char chain[SKIFF_DIG
 static int layer_from_upper(struct skiff_store *s, const char *parent_chain, const char *upper,
 			    char diffid[SKIFF_DIGEST_LEN], struct skiff_error *err)
 {
-	_cleanup_free_ char *tmpdir = NULL, *tmpblob = NULL, *diff = NULL, *meta = NULL, *final = NULL,
-			    *blob = NULL;
+	_cleanup_free_ char *tmpdir = NULL, *tmpblob = NULL, *diff = NULL;
 	_cleanup_close_ int bfd = -1, ufd = -1;
-	_cleanup_json_ json_t *mj = NULL;
 	struct skiff_tar_writer *w = NULL;
 	int64_t size = 0;
 	char chain[SKIFF_DIGEST_LEN];
@@ -97,15 +95,6 @@ static int layer_from_upper(struct skiff_store *s, const char *parent_chain, con
 		goto fail;
 	}
 	store_chain_id(parent_chain, diffid, chain);
-	mj = json_pack("{s:s, s:s, s:I}", "DiffID", diffid, "Parent", parent_chain, "Size", (json_int_t)size);
-	meta = skiff_path_join(tmpdir, "meta.json");
-	diff = skiff_path_join(tmpdir, "diff");
-	blob = store_blob_path(s, diffid);
-	final = store_path(s, "layers/%s", skiff_digest_hex(chain));
-	if (!mj || !meta || !diff || !blob || !final) {
-		k = skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
-		goto fail;
-	}
 	if (store_layer_exists(s, chain)) {
 		/* the same change was committed before: keep the stored copy */
 		unlink(tmpblob);
@@ -113,23 +102,16 @@ static int layer_from_upper(struct skiff_store *s, const char *parent_chain, con
 		skiff_rm_rf(upper);
 		return 0;
 	}
+	if (!(diff = skiff_path_join(tmpdir, "diff"))) {
+		k = skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (rename(upper, diff) < 0) {
 		k = skiff_error_sys(err, SKIFF_EINTERNAL, errno, "moving layer into the store");
 		goto fail;
 	}
-	if ((k = skiff_json_write_file(meta, mj)) < 0 || (fsync(bfd) < 0 && (k = -errno)) ||
-	    (rename(tmpblob, blob) < 0 && (k = -errno))) {
-		skiff_error_sys(err, SKIFF_EINTERNAL, -k, "storing layer %s", diffid);
+	if ((k = store_layer_install(s, tmpdir, &tmpblob, bfd, parent_chain, diffid, size, chain, err)) < 0)
 		goto fail;
-	}
-	free(TAKE_PTR(tmpblob));
-	if (rename(tmpdir, final) < 0) {
-		if (errno != EEXIST && errno != ENOTEMPTY) {
-			k = skiff_error_sys(err, SKIFF_EINTERNAL, errno, "storing layer %s", chain);
-			goto fail;
-		}
-		skiff_rm_rf(tmpdir);
-	}
 	return 0;
 fail:
 	if (tmpblob)

@@ -43,6 +43,13 @@ void store_chain_id(const char *parent, const char *diffid, char chain[SKIFF_DIG
 int store_layer_create(struct skiff_store *s, struct skiff_tar_reader *r, const char *parent_chain,
 		       const char *expect, char chain[SKIFF_DIGEST_LEN], char diffid[SKIFF_DIGEST_LEN],
 		       struct skiff_error *err);
+/* Moves a layer made in tmpdir (its diff/ complete) into the store as
+ * chain: meta.json written, the tar blob (*tmpblob, open as bfd) renamed to
+ * its digest (*tmpblob freed and NULL once it is), tmpdir renamed to
+ * layers/<chain> (dropped if another copy won the race). On failure the
+ * caller removes what is left of tmpdir and *tmpblob. */
+int store_layer_install(struct skiff_store *s, const char *tmpdir, char **tmpblob, int bfd, const char *parent_chain,
+			const char *diffid, int64_t size, const char *chain, struct skiff_error *err);
 /* Registers an image whose layers exist: the config blob bytes are stored
  * as they are (the id is their digest). Takes the lock. */
 int store_image_add(struct skiff_store *s, const char *config, size_t len, char id[SKIFF_DIGEST_LEN],

@@ -118,14 +118,37 @@ static json_t *layer_meta(struct skiff_store *s, const char *chain)
 	return j;
 }
 
+int store_layer_install(struct skiff_store *s, const char *tmpdir, char **tmpblob, int bfd, const char *parent_chain,
+			const char *diffid, int64_t size, const char *chain, struct skiff_error *err)
+{
+	_cleanup_free_ char *meta = skiff_path_join(tmpdir, "meta.json"), *blob = store_blob_path(s, diffid),
+			    *final = store_path(s, "layers/%s", skiff_digest_hex(chain));
+	_cleanup_json_ json_t *mj = json_pack("{s:s, s:s, s:I}", "DiffID", diffid, "Parent",
+					      parent_chain ? parent_chain : "", "Size", (json_int_t)size);
+	int k;
+
+	if (!mj || !meta || !blob || !final)
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	if ((k = skiff_json_write_file(meta, mj)) < 0 || (fsync(bfd) < 0 && (k = -errno)) ||
+	    (rename(*tmpblob, blob) < 0 && (k = -errno)))
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -k, "storing layer %s", diffid);
+	free(TAKE_PTR(*tmpblob));
+	/* The final name appears only once the layer is complete; a racing
+	 * extraction of the same layer just loses and cleans up. */
+	if (rename(tmpdir, final) < 0) {
+		if (errno != EEXIST && errno != ENOTEMPTY)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "storing layer %s", chain);
+		skiff_rm_rf(tmpdir);
+	}
+	return 0;
+}
+
 int store_layer_create(struct skiff_store *s, struct skiff_tar_reader *r, const char *parent_chain,
 		       const char *expect, char chain[SKIFF_DIGEST_LEN], char diffid[SKIFF_DIGEST_LEN],
 		       struct skiff_error *err)
 {
-	_cleanup_free_ char *tmpdir = NULL, *tmpblob = NULL, *diff = NULL, *meta = NULL, *final = NULL,
-			    *blob = NULL;
+	_cleanup_free_ char *tmpdir = NULL, *tmpblob = NULL, *diff = NULL;
 	_cleanup_close_ int bfd = -1, dfd = -1;
-	_cleanup_json_ json_t *mj = NULL;
 	int64_t size = 0;
 	int k;
 
@@ -156,30 +179,8 @@ int store_layer_create(struct skiff_store *s, struct skiff_tar_reader *r, const 
 		goto fail;
 	}
 	store_chain_id(parent_chain, diffid, chain);
-	mj = json_pack("{s:s, s:s, s:I}", "DiffID", diffid, "Parent", parent_chain ? parent_chain : "", "Size",
-		       (json_int_t)size);
-	meta = skiff_path_join(tmpdir, "meta.json");
-	blob = store_blob_path(s, diffid);
-	final = store_path(s, "layers/%s", skiff_digest_hex(chain));
-	if (!mj || !meta || !blob || !final) {
-		k = skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	if ((k = store_layer_install(s, tmpdir, &tmpblob, bfd, parent_chain, diffid, size, chain, err)) < 0)
 		goto fail;
-	}
-	if ((k = skiff_json_write_file(meta, mj)) < 0 || (fsync(bfd) < 0 && (k = -errno)) ||
-	    (rename(tmpblob, blob) < 0 && (k = -errno))) {
-		skiff_error_sys(err, SKIFF_EINTERNAL, -k, "storing layer %s", diffid);
-		goto fail;
-	}
-	free(TAKE_PTR(tmpblob));
-	/* The final name appears only once the layer is complete; a racing
-	 * extraction of the same layer just loses and cleans up. */
-	if (rename(tmpdir, final) < 0) {
-		if (errno != EEXIST && errno != ENOTEMPTY) {
-			k = skiff_error_sys(err, SKIFF_EINTERNAL, errno, "storing layer %s", chain);
-			goto fail;
-		}
-		skiff_rm_rf(tmpdir);
-	}
 	return 0;
 fail:
 	if (tmpblob)
