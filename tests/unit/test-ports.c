@@ -222,6 +222,9 @@ TEST_F(res, conflict_has_dockers_words)
 	EXPECT_STREQ("driver failed programming external connectivity on endpoint web (0123abcd): Bind for "
 		     "0.0.0.0:5000 failed: port is already allocated",
 		     err.msg);
+	/* no error wanted (re-adopting after a restart): the code alone */
+	EXPECT_EQ(-EADDRINUSE, skiff_ports_reserve(&p, NULL, 1, "web", "0123abcd", &fds, NULL));
+	EXPECT_EQ(NULL, fds);
 	/* another protocol is another port */
 	p.proto = IPPROTO_UDP;
 	ASSERT_EQ(0, skiff_ports_reserve(&p, NULL, 1, "web", "0123abcd", &fds, &err)) TH_LOG("%s", err.msg);

@@ -8,6 +8,7 @@
 
 #include "../lib/cleanup.h"
 #include "../lib/json.h"
+#include "../net/ports.h"
 #include "health.h"
 
 static const char *const ps_filters[] = { "id", "name", "label", "label!", "status", "ancestor", "exited",
@@ -39,6 +40,8 @@ int skiff_ps_filters_check(const json_t *filters, bool prune, struct skiff_error
 			    strcmp(s, "unhealthy") && strcmp(s, "none"))
 				return skiff_error_set(err, SKIFF_EINVAL, EINVAL,
 						       "Unrecognised filter value for health: %s", s);
+			if ((!strcmp(k, "publish") || !strcmp(k, "expose")) && skiff_ports_filter_check(k, s, err) < 0)
+				return -EINVAL;
 			if (!strcmp(k, "status") && skiff_ctr_status_parse(s) < 0)
 				return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid filter 'status=%s'", s);
 			if (!strcmp(k, "exited")) {
@@ -148,40 +151,17 @@ static bool m_volume(const struct skiff_ctr *c, const char *v)
 	return false;
 }
 
-/* publish=80, 80/tcp, 8000-8080/udp match the container side of PortBindings
- * (Docker: publish matches published ports, expose exposed ones). */
-static bool port_match(const json_t *ports, const char *v)
-{
-	char proto[8] = "tcp";
-	long lo, hi;
-	char *end;
-	const char *k;
-	json_t *e;
-
-	lo = strtol(v, &end, 10);
-	hi = lo;
-	if (*end == '-')
-		hi = strtol(end + 1, &end, 10);
-	if (*end == '/')
-		snprintf(proto, sizeof(proto), "%s", end + 1);
-	json_object_foreach((json_t *)ports, k, e)
-	{
-		long p = strtol(k, &end, 10);
-		const char *kp = *end == '/' ? end + 1 : "tcp";
-		if (p >= lo && p <= hi && !strcmp(kp, proto))
-			return true;
-	}
-	return false;
-}
-
+/* publish=80, 80/tcp, 8000-8080/udp: Docker matches the container side,
+ * publish against PortBindings' keys, expose against ExposedPorts' (ports.c). */
 static bool m_publish(const struct skiff_ctr *c, const char *v)
 {
-	return port_match(json_object_get(c->host_config, "PortBindings"), v);
+	return skiff_ports_filter_match(json_object_get(c->host_config, "PortBindings"), v);
 }
 
 static bool m_expose(const struct skiff_ctr *c, const char *v)
 {
-	return port_match(json_object_get(c->config, "ExposedPorts"), v) || m_publish(c, v);
+	/* an API client may publish without listing the port in ExposedPorts */
+	return skiff_ports_filter_match(json_object_get(c->config, "ExposedPorts"), v) || m_publish(c, v);
 }
 
 /* skiff has no swarm tasks */
