@@ -13,67 +13,7 @@
 #include <strings.h>
 
 #include "../lib/cleanup.h"
-
-/* ---- small growable vectors ---- */
-
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static int strv_push_n(struct strv *s, const char *p, size_t len)
-{
-	if (s->n + 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		char **v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	if (!(s->v[s->n] = strndup(p, len)))
-		return -ENOMEM;
-	s->v[++s->n] = NULL;
-	return 0;
-}
-
-static int strv_push(struct strv *s, const char *p)
-{
-	return strv_push_n(s, p, strlen(p));
-}
-
-/* NULL-terminated even when empty */
-static char **strv_take(struct strv *s)
-{
-	char **v = s->v;
-	if (!v)
-		v = calloc(1, sizeof(char *));
-	*s = (struct strv){ 0 };
-	return v;
-}
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static int sbuf_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 128;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap)))
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
+#include "lex-internal.h"
 
 /* ---- the instruction table ---- */
 
@@ -163,7 +103,7 @@ struct parser {
 	struct line *lines;
 	size_t nlines, cur; /* cur: index of the next unread line */
 	char escape;
-	struct strv warnings;
+	struct df_strv warnings;
 	struct skiff_error *err;
 };
 
@@ -261,9 +201,9 @@ static int directive(struct parser *p, struct skiff_dockerfile *df, const struct
 /* ---- word splitting helpers (Docker's parseWords and friends) ---- */
 
 /* Whitespace split keeping quotes and escapes in the words (parseWords). */
-static int parse_words(const char *s, char esc, struct strv *out)
+static int parse_words(const char *s, char esc, struct df_strv *out)
 {
-	struct sbuf w = { 0 };
+	struct df_buf w = { 0 };
 	size_t n = strlen(s), i = 0;
 	bool in_word = false, blank_ok = false;
 	char quote = 0;
@@ -272,7 +212,7 @@ static int parse_words(const char *s, char esc, struct strv *out)
 	for (;;) {
 		if (i >= n) {
 			if (in_word && (blank_ok || w.len))
-				r = strv_push_n(out, w.p ? w.p : "", w.len);
+				r = df_strv_push_n(out, w.p ? w.p : "", w.len);
 			break;
 		}
 		char c = s[i];
@@ -286,7 +226,7 @@ static int parse_words(const char *s, char esc, struct strv *out)
 		if (!quote) {
 			if (isspace((unsigned char)c)) {
 				if (blank_ok || w.len)
-					if ((r = strv_push_n(out, w.p ? w.p : "", w.len)) < 0)
+					if ((r = df_strv_push_n(out, w.p ? w.p : "", w.len)) < 0)
 						break;
 				w.len = 0;
 				in_word = blank_ok = false;
@@ -302,11 +242,11 @@ static int parse_words(const char *s, char esc, struct strv *out)
 					i++;
 					continue;
 				}
-				if ((r = sbuf_put(&w, &c, 1)) < 0)
+				if ((r = df_buf_put(&w, &c, 1)) < 0)
 					break;
 				c = s[++i];
 			}
-			if ((r = sbuf_put(&w, &c, 1)) < 0)
+			if ((r = df_buf_put(&w, &c, 1)) < 0)
 				break;
 			i++;
 			continue;
@@ -320,11 +260,11 @@ static int parse_words(const char *s, char esc, struct strv *out)
 				i++;
 				continue;
 			}
-			if ((r = sbuf_put(&w, &c, 1)) < 0)
+			if ((r = df_buf_put(&w, &c, 1)) < 0)
 				break;
 			c = s[++i];
 		}
-		if ((r = sbuf_put(&w, &c, 1)) < 0)
+		if ((r = df_buf_put(&w, &c, 1)) < 0)
 			break;
 		i++;
 	}
@@ -332,7 +272,7 @@ static int parse_words(const char *s, char esc, struct strv *out)
 	return r;
 }
 
-static int split_ws(const char *s, struct strv *out)
+static int split_ws(const char *s, struct df_strv *out)
 {
 	while (*s) {
 		const char *e;
@@ -343,7 +283,7 @@ static int split_ws(const char *s, struct strv *out)
 		e = s;
 		while (*e && !isspace((unsigned char)*e))
 			e++;
-		if (strv_push_n(out, s, e - s) < 0)
+		if (df_strv_push_n(out, s, e - s) < 0)
 			return -ENOMEM;
 		s = e;
 	}
@@ -352,7 +292,7 @@ static int split_ws(const char *s, struct strv *out)
 
 /* A JSON array of strings: 1 and the strings in out, 0 when s is not one
  * (then it is shell form). */
-static int parse_json_array(const char *s, struct strv *out)
+static int parse_json_array(const char *s, struct df_strv *out)
 {
 	json_t *j, *v;
 	size_t i;
@@ -374,7 +314,7 @@ static int parse_json_array(const char *s, struct strv *out)
 	}
 	json_array_foreach(j, i, v)
 	{
-		if (strv_push_n(out, json_string_value(v), json_string_length(v)) < 0) {
+		if (df_strv_push_n(out, json_string_value(v), json_string_length(v)) < 0) {
 			json_decref(j);
 			return -ENOMEM;
 		}
@@ -389,10 +329,10 @@ static int parse_json_array(const char *s, struct strv *out)
 
 /* Leading --name[=value] words; quotes and backslashes in them are
  * processed, "--" ends the flags. *rest points after them. */
-static int extract_flags(struct parser *p, const char *s, const char **rest, struct strv *words, int lineno)
+static int extract_flags(struct parser *p, const char *s, const char **rest, struct df_strv *words, int lineno)
 {
 	for (;;) {
-		struct sbuf w = { 0 };
+		struct df_buf w = { 0 };
 		bool blank_ok = false;
 		char quote = 0;
 
@@ -416,7 +356,7 @@ static int extract_flags(struct parser *p, const char *s, const char **rest, str
 					continue;
 				c = *s++;
 			}
-			if (sbuf_put(&w, &c, 1) < 0) {
+			if (df_buf_put(&w, &c, 1) < 0) {
 				free(w.p);
 				return oom(p);
 			}
@@ -427,7 +367,7 @@ static int extract_flags(struct parser *p, const char *s, const char **rest, str
 				s++;
 			break;
 		}
-		if ((blank_ok || w.len) && strv_push_n(words, w.p ? w.p : "", w.len) < 0) {
+		if ((blank_ok || w.len) && df_strv_push_n(words, w.p ? w.p : "", w.len) < 0) {
 			free(w.p);
 			return oom(p);
 		}
@@ -484,7 +424,7 @@ static int parse_flags(struct parser *p, const struct instr_spec *spec, char **w
 static int heredoc_word(const char *w, size_t len, char **name, bool *chomp, bool *expand)
 {
 	size_t i = 0;
-	struct sbuf b = { 0 };
+	struct df_buf b = { 0 };
 	bool quoted = false;
 
 	while (i < len && isdigit((unsigned char)w[i]))
@@ -512,7 +452,7 @@ static int heredoc_word(const char *w, size_t len, char **name, bool *chomp, boo
 			quoted = true;
 			c = w[++i];
 		}
-		if (sbuf_put(&b, &c, 1) < 0) {
+		if (df_buf_put(&b, &c, 1) < 0) {
 			free(b.p);
 			return -ENOMEM;
 		}
@@ -527,7 +467,7 @@ static int heredoc_word(const char *w, size_t len, char **name, bool *chomp, boo
 }
 
 /* Splits on whitespace outside quotes: the words heredocs are looked for in. */
-static int shell_words(const char *s, struct strv *out)
+static int shell_words(const char *s, struct df_strv *out)
 {
 	while (*s) {
 		const char *e;
@@ -544,7 +484,7 @@ static int shell_words(const char *s, struct strv *out)
 			else if (*e == '\\' && e[1])
 				e++;
 		}
-		if (strv_push_n(out, s, e - s) < 0)
+		if (df_strv_push_n(out, s, e - s) < 0)
 			return -ENOMEM;
 		s = e;
 	}
@@ -553,7 +493,7 @@ static int shell_words(const char *s, struct strv *out)
 
 static int read_heredoc(struct parser *p, struct skiff_df_heredoc *h, int lineno)
 {
-	struct sbuf b = { 0 };
+	struct df_buf b = { 0 };
 	size_t nlen = strlen(h->name);
 
 	while (p->cur < p->nlines) {
@@ -568,7 +508,7 @@ static int read_heredoc(struct parser *p, struct skiff_df_heredoc *h, int lineno
 			h->content = b.p ? b.p : strdup("");
 			return h->content ? 0 : oom(p);
 		}
-		if (sbuf_put(&b, s, len) < 0 || sbuf_put(&b, "\n", 1) < 0) {
+		if (df_buf_put(&b, s, len) < 0 || df_buf_put(&b, "\n", 1) < 0) {
 			free(b.p);
 			return oom(p);
 		}
@@ -579,7 +519,7 @@ static int read_heredoc(struct parser *p, struct skiff_df_heredoc *h, int lineno
 
 static int parse_heredocs(struct parser *p, const char *rest, struct skiff_df_instr *in)
 {
-	struct strv words = { 0 };
+	struct df_strv words = { 0 };
 	int r = 0;
 
 	if (shell_words(rest, &words) < 0)
@@ -633,9 +573,9 @@ static int heredoc_sources(struct parser *p, struct skiff_df_instr *in)
 
 /* ---- arguments per kind ---- */
 
-static int parse_kv(struct parser *p, const struct instr_spec *spec, const char *rest, struct strv *out, int line)
+static int parse_kv(struct parser *p, const struct instr_spec *spec, const char *rest, struct df_strv *out, int line)
 {
-	struct strv words = { 0 };
+	struct df_strv words = { 0 };
 	int r = 0;
 
 	if (parse_words(rest, p->escape, &words) < 0)
@@ -661,7 +601,7 @@ static int parse_kv(struct parser *p, const struct instr_spec *spec, const char 
 			goto out;
 		}
 		char *kv;
-		if (asprintf(&kv, "%.*s=%s", (int)klen, k, s) < 0 || strv_push(out, kv) < 0) {
+		if (asprintf(&kv, "%.*s=%s", (int)klen, k, s) < 0 || df_strv_push(out, kv) < 0) {
 			r = oom(p);
 			goto out;
 		}
@@ -678,7 +618,7 @@ static int parse_kv(struct parser *p, const struct instr_spec *spec, const char 
 			r = perr(p, line, "%s names can not be blank", spec->name);
 			goto out;
 		}
-		if (strv_push(out, words.v[i]) < 0) {
+		if (df_strv_push(out, words.v[i]) < 0) {
 			r = oom(p);
 			goto out;
 		}
@@ -698,7 +638,7 @@ static bool stage_name_ok(const char *s)
 	return true;
 }
 
-static int parse_health(struct parser *p, const char *rest, struct skiff_df_instr *in, struct strv *out)
+static int parse_health(struct parser *p, const char *rest, struct skiff_df_instr *in, struct df_strv *out)
 {
 	const char *s = rest, *t = s;
 	size_t tlen;
@@ -713,14 +653,14 @@ static int parse_health(struct parser *p, const char *rest, struct skiff_df_inst
 			return perr(p, in->line, "HEALTHCHECK NONE takes no arguments");
 		if (in->nflags)
 			return perr(p, in->line, "HEALTHCHECK NONE takes no flags");
-		return strv_push(out, "NONE") < 0 ? oom(p) : 0;
+		return df_strv_push(out, "NONE") < 0 ? oom(p) : 0;
 	}
 	if (tlen != 3 || strncasecmp(t, "CMD", 3))
 		return perr(p, in->line, "Unknown type \"%.*s\" in HEALTHCHECK (try CMD)", (int)tlen, t);
 	if (!*s)
 		return perr(p, in->line, "Missing command after HEALTHCHECK CMD");
 	/* Test in the image config's form: ["CMD", args...] or ["CMD-SHELL", "cmd"] */
-	if (strv_push(out, "CMD") < 0)
+	if (df_strv_push(out, "CMD") < 0)
 		return oom(p);
 	int r = parse_json_array(s, out);
 	if (r < 0)
@@ -730,7 +670,7 @@ static int parse_health(struct parser *p, const char *rest, struct skiff_df_inst
 		return 0;
 	}
 	free(out->v[0]);
-	if (!(out->v[0] = strdup("CMD-SHELL")) || strv_push(out, s) < 0)
+	if (!(out->v[0] = strdup("CMD-SHELL")) || df_strv_push(out, s) < 0)
 		return oom(p);
 	return 0;
 }
@@ -739,7 +679,7 @@ static int parse_instr(struct parser *p, const char *text, int line, bool onbuil
 
 static int parse_args(struct parser *p, const struct instr_spec *spec, const char *rest, struct skiff_df_instr *in)
 {
-	struct strv out = { 0 };
+	struct df_strv out = { 0 };
 	int r = 0;
 
 	if (!*rest) {
@@ -748,7 +688,7 @@ static int parse_args(struct parser *p, const struct instr_spec *spec, const cha
 	}
 	switch (spec->kind) {
 	case K_STRING:
-		r = strv_push(&out, rest);
+		r = df_strv_push(&out, rest);
 		break;
 	case K_WORDS:
 		r = split_ws(rest, &out);
@@ -763,7 +703,7 @@ static int parse_args(struct parser *p, const struct instr_spec *spec, const cha
 				r = perr(p, in->line, "SHELL requires the arguments to be in JSON form");
 				goto out;
 			}
-			r = strv_push(&out, rest);
+			r = df_strv_push(&out, rest);
 		}
 		break;
 	case K_JSON_LIST:
@@ -806,7 +746,7 @@ static int parse_args(struct parser *p, const struct instr_spec *spec, const cha
 		}
 		if ((r = parse_instr(p, rest, in->line, true, in->onbuild)) < 0)
 			goto out;
-		r = strv_push(&out, rest);
+		r = df_strv_push(&out, rest);
 		break;
 	}
 	}
@@ -814,7 +754,7 @@ static int parse_args(struct parser *p, const struct instr_spec *spec, const cha
 		r = oom(p);
 		goto out;
 	}
-	in->args = strv_take(&out);
+	in->args = df_strv_take(&out);
 	if (!in->args) {
 		r = oom(p);
 		goto out;
@@ -864,7 +804,7 @@ static int parse_instr(struct parser *p, const char *text, int line, bool onbuil
 {
 	const char *s = text, *w, *rest = "";
 	const struct instr_spec *spec;
-	struct strv flagw = { 0 };
+	struct df_strv flagw = { 0 };
 	size_t end;
 	int r;
 
@@ -1020,7 +960,7 @@ int skiff_dockerfile_parse(const char *text, size_t len, struct skiff_dockerfile
 	while (p.cur < p.nlines) {
 		const struct line *l = &p.lines[p.cur++];
 		int lineno = (int)p.cur;
-		struct sbuf joined = { 0 };
+		struct df_buf joined = { 0 };
 		size_t keep;
 		bool empty_cont = false;
 
@@ -1038,7 +978,7 @@ int skiff_dockerfile_parse(const char *text, size_t len, struct skiff_dockerfile
 		const char *s = skip_ws(l->s, l->s + l->len);
 		size_t slen = l->s + l->len - s;
 		bool more = continues(&p, s, slen, &keep);
-		if (sbuf_put(&joined, s, keep) < 0)
+		if (df_buf_put(&joined, s, keep) < 0)
 			goto nomem;
 		while (more && p.cur < p.nlines) {
 			const struct line *c = &p.lines[p.cur++];
@@ -1049,14 +989,14 @@ int skiff_dockerfile_parse(const char *text, size_t len, struct skiff_dockerfile
 				continue;
 			}
 			more = continues(&p, c->s, c->len, &keep);
-			if (sbuf_put(&joined, c->s, keep) < 0) {
+			if (df_buf_put(&joined, c->s, keep) < 0) {
 				free(joined.p);
 				goto nomem;
 			}
 		}
 		if (empty_cont) {
 			char *msg;
-			if (asprintf(&msg, "line %d: empty continuation line", lineno) < 0 || strv_push(&p.warnings, msg) < 0) {
+			if (asprintf(&msg, "line %d: empty continuation line", lineno) < 0 || df_strv_push(&p.warnings, msg) < 0) {
 				free(joined.p);
 				goto nomem;
 			}

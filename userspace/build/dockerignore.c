@@ -13,6 +13,7 @@
 
 #include "../lib/cleanup.h"
 #include "../lib/fs.h"
+#include "lex-internal.h"
 
 struct pattern {
 	regex_t re;
@@ -25,34 +26,11 @@ struct skiff_ignore {
 	size_t n;
 };
 
-struct rbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static int rb_put(struct rbuf *b, const char *s)
-{
-	size_t n = strlen(s);
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap)))
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n + 1);
-	b->len += n;
-	return 0;
-}
-
 /* Docker's pattern-to-regexp translation, for POSIX extended regexps. */
 static int to_regex(const char *pat, char **out)
 {
-	struct rbuf b = { 0 };
-	int r = rb_put(&b, "^");
+	struct df_buf b = { 0 };
+	int r = df_buf_puts(&b, "^");
 
 	for (const char *s = pat; *s && r >= 0; s++) {
 		char one[3] = { *s, 0, 0 };
@@ -63,12 +41,12 @@ static int to_regex(const char *pat, char **out)
 					s++;
 				/* "**" at the end takes everything, like .gitignore;
 				 * elsewhere it is any number of directories, even none */
-				r = rb_put(&b, s[1] ? "(.*/)?" : ".*");
+				r = df_buf_puts(&b, s[1] ? "(.*/)?" : ".*");
 			} else {
-				r = rb_put(&b, "[^/]*");
+				r = df_buf_puts(&b, "[^/]*");
 			}
 		} else if (*s == '?') {
-			r = rb_put(&b, "[^/]");
+			r = df_buf_puts(&b, "[^/]");
 		} else if (*s == '[') {
 			/* a character class: copied through; Go's `\x` inside
 			 * means x, POSIX has no escapes in brackets */
@@ -83,20 +61,20 @@ static int to_regex(const char *pat, char **out)
 				free(b.p);
 				return -EINVAL;
 			}
-			r = rb_put(&b, "[");
+			r = df_buf_puts(&b, "[");
 			s++;
 			if (*s == '!' || *s == '^') {
-				r = rb_put(&b, "^");
+				r = df_buf_puts(&b, "^");
 				s++;
 			}
 			for (; s < e && r >= 0; s++) {
 				if (*s == '\\' && s + 1 < e)
 					s++;
 				one[0] = *s;
-				r = rb_put(&b, one);
+				r = df_buf_puts(&b, one);
 			}
 			if (r >= 0)
-				r = rb_put(&b, "]");
+				r = df_buf_puts(&b, "]");
 		} else if (*s == '\\') {
 			if (s[1]) {
 				s++;
@@ -110,17 +88,17 @@ static int to_regex(const char *pat, char **out)
 				one[0] = '\\';
 				one[1] = '\\';
 			}
-			r = rb_put(&b, one);
+			r = df_buf_puts(&b, one);
 		} else if (strchr(".+()|{}$^]", *s)) {
 			one[0] = '\\';
 			one[1] = *s;
-			r = rb_put(&b, one);
+			r = df_buf_puts(&b, one);
 		} else {
-			r = rb_put(&b, one);
+			r = df_buf_puts(&b, one);
 		}
 	}
 	if (r >= 0)
-		r = rb_put(&b, "$");
+		r = df_buf_puts(&b, "$");
 	if (r < 0) {
 		free(b.p);
 		return r;

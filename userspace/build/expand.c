@@ -10,42 +10,13 @@
 #include <string.h>
 
 #include "../lib/cleanup.h"
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int buf_put(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static int buf_putc(struct buf *b, char c)
-{
-	return buf_put(b, &c, 1);
-}
+#include "lex-internal.h"
 
 /* Docker's wordsStruct: unquoted variable values split on whitespace,
  * quoted text and escaped characters never do; empty words are dropped. */
 struct words {
-	char **v;
-	size_t n, cap;
-	struct buf cur;
+	struct df_strv out;
+	struct df_buf cur;
 	bool in_word;
 };
 
@@ -53,17 +24,9 @@ static int words_flush(struct words *w)
 {
 	if (w->cur.len == 0)
 		return 0;
-	if (w->n + 2 > w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 8;
-		char **v = realloc(w->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		w->v = v;
-		w->cap = cap;
-	}
-	w->v[w->n++] = w->cur.p;
-	w->v[w->n] = NULL;
-	w->cur = (struct buf){ 0 };
+	if (df_strv_add(&w->out, w->cur.p) < 0)
+		return -ENOMEM;
+	w->cur = (struct df_buf){ 0 };
 	w->in_word = false;
 	return 0;
 }
@@ -73,7 +36,7 @@ static int words_raw(struct words *w, const char *s, size_t n)
 	if (!w)
 		return 0;
 	w->in_word = true;
-	return buf_put(&w->cur, s, n);
+	return df_buf_put(&w->cur, s, n);
 }
 
 static int words_split(struct words *w, const char *s, size_t n)
@@ -94,7 +57,7 @@ static int words_split(struct words *w, const char *s, size_t n)
 
 static void words_free(struct words *w)
 {
-	skiff_strvfree(w->v);
+	skiff_strvfree(w->out.v);
 	free(w->cur.p);
 }
 
@@ -122,11 +85,11 @@ static int fail(struct lex *lx, const char *fmt, const char *arg)
 	return skiff_error_set(lx->err, SKIFF_EINVAL, EINVAL, fmt, arg);
 }
 
-static int dollar(struct lex *lx, struct buf *out);
+static int dollar(struct lex *lx, struct df_buf *out);
 
-static int stop_on(struct lex *lx, int stop, struct buf *out, struct words *w);
+static int stop_on(struct lex *lx, int stop, struct df_buf *out, struct words *w);
 
-static int single_quote(struct lex *lx, struct buf *out)
+static int single_quote(struct lex *lx, struct df_buf *out)
 {
 	next(lx); /* the quote */
 	for (;;) {
@@ -135,12 +98,12 @@ static int single_quote(struct lex *lx, struct buf *out)
 			return fail(lx, "unexpected end of statement while looking for matching single-quote%s", "");
 		if (c == '\'')
 			return 0;
-		if (buf_putc(out, (char)c) < 0)
+		if (df_buf_putc(out, (char)c) < 0)
 			return -ENOMEM;
 	}
 }
 
-static int double_quote(struct lex *lx, struct buf *out)
+static int double_quote(struct lex *lx, struct df_buf *out)
 {
 	next(lx);
 	for (;;) {
@@ -167,7 +130,7 @@ static int double_quote(struct lex *lx, struct buf *out)
 			if (p == '"' || p == '$' || p == lx->esc)
 				c = next(lx);
 		}
-		if (buf_putc(out, (char)c) < 0)
+		if (df_buf_putc(out, (char)c) < 0)
 			return -ENOMEM;
 	}
 }
@@ -177,19 +140,19 @@ static bool special_param(int c)
 	return c >= 0 && strchr("*#@!?-$", c);
 }
 
-static int read_name(struct lex *lx, struct buf *name)
+static int read_name(struct lex *lx, struct df_buf *name)
 {
 	int c = peek(lx);
 	if (c >= 0 && isdigit(c)) {
 		while ((c = peek(lx)) >= 0 && isdigit(c))
-			if (buf_putc(name, (char)next(lx)) < 0)
+			if (df_buf_putc(name, (char)next(lx)) < 0)
 				return -ENOMEM;
 		return 0;
 	}
 	if (special_param(c))
-		return buf_putc(name, (char)next(lx));
+		return df_buf_putc(name, (char)next(lx));
 	while ((c = peek(lx)) >= 0 && (isalnum(c) || c == '_'))
-		if (buf_putc(name, (char)next(lx)) < 0)
+		if (df_buf_putc(name, (char)next(lx)) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -200,9 +163,9 @@ static const char *lookup(struct lex *lx, const char *name)
 }
 
 /* ${name<mod>word}: mod is "-", ":-", "+", ":+", "?", ":?" */
-static int modifier(struct lex *lx, const char *name, bool colon, int mod, struct buf *out)
+static int modifier(struct lex *lx, const char *name, bool colon, int mod, struct df_buf *out)
 {
-	struct buf word = { 0 };
+	struct df_buf word = { 0 };
 	const char *val = lookup(lx, name);
 	bool use_val = val && (!colon || *val);
 	int r = stop_on(lx, '}', &word, NULL);
@@ -212,14 +175,14 @@ static int modifier(struct lex *lx, const char *name, bool colon, int mod, struc
 		goto out;
 	switch (mod) {
 	case '-':
-		r = use_val ? buf_put(out, val, strlen(val)) : buf_put(out, w, strlen(w));
+		r = use_val ? df_buf_put(out, val, strlen(val)) : df_buf_put(out, w, strlen(w));
 		break;
 	case '+':
-		r = use_val ? buf_put(out, w, strlen(w)) : 0;
+		r = use_val ? df_buf_put(out, w, strlen(w)) : 0;
 		break;
 	case '?':
 		if (use_val) {
-			r = buf_put(out, val, strlen(val));
+			r = df_buf_put(out, val, strlen(val));
 		} else {
 			char msg[512];
 			snprintf(msg, sizeof(msg), "%s: %s", name, *w ? w : "is not set");
@@ -240,9 +203,9 @@ out:
 	return r;
 }
 
-static int dollar(struct lex *lx, struct buf *out)
+static int dollar(struct lex *lx, struct df_buf *out)
 {
-	struct buf name = { 0 };
+	struct df_buf name = { 0 };
 	int r, c;
 
 	next(lx); /* '$' */
@@ -251,11 +214,11 @@ static int dollar(struct lex *lx, struct buf *out)
 		if ((r = read_name(lx, &name)) < 0)
 			goto out;
 		if (!name.len) {
-			r = buf_putc(out, '$');
+			r = df_buf_putc(out, '$');
 			goto out;
 		}
 		val = lookup(lx, name.p);
-		r = val ? buf_put(out, val, strlen(val)) : 0;
+		r = val ? df_buf_put(out, val, strlen(val)) : 0;
 		goto out;
 	}
 	next(lx); /* '{' */
@@ -268,7 +231,7 @@ static int dollar(struct lex *lx, struct buf *out)
 	}
 	if (c == '}') {
 		const char *val = lookup(lx, name.p);
-		r = val ? buf_put(out, val, strlen(val)) : 0;
+		r = val ? df_buf_put(out, val, strlen(val)) : 0;
 	} else if (c == ':') {
 		r = modifier(lx, name.p, true, next(lx), out);
 	} else if (c == '-' || c == '+' || c == '?') {
@@ -286,7 +249,7 @@ out:
 
 /* Docker's processStopOn: out gets the word as one string, w (may be NULL)
  * the same text split into words. */
-static int stop_on(struct lex *lx, int stop, struct buf *out, struct words *w)
+static int stop_on(struct lex *lx, int stop, struct df_buf *out, struct words *w)
 {
 	int r;
 
@@ -297,7 +260,7 @@ static int stop_on(struct lex *lx, int stop, struct buf *out, struct words *w)
 			return 0;
 		}
 		if (c == '\'' || c == '"' || c == '$') {
-			struct buf tmp = { 0 };
+			struct df_buf tmp = { 0 };
 			if (c == '\'')
 				r = single_quote(lx, &tmp);
 			else if (c == '"')
@@ -305,7 +268,7 @@ static int stop_on(struct lex *lx, int stop, struct buf *out, struct words *w)
 			else
 				r = dollar(lx, &tmp);
 			if (r >= 0 && tmp.len)
-				r = buf_put(out, tmp.p, tmp.len);
+				r = df_buf_put(out, tmp.p, tmp.len);
 			if (r >= 0)
 				r = c == '$' ? words_split(w, tmp.p, tmp.len)
 					     : words_raw(w, tmp.p ? tmp.p : "", tmp.len);
@@ -324,7 +287,7 @@ static int stop_on(struct lex *lx, int stop, struct buf *out, struct words *w)
 			r = words_split(w, (char[]){ (char)c }, 1);
 		}
 		if (r >= 0)
-			r = buf_putc(out, (char)c);
+			r = df_buf_putc(out, (char)c);
 		if (r < 0)
 			return r;
 	}
@@ -344,7 +307,7 @@ static int wrap(struct skiff_error *err, const char *word, int r)
 char *skiff_df_expand(const char *word, char escape, skiff_df_getenv_fn get, void *data, struct skiff_error *err)
 {
 	struct lex lx = { .s = word, .n = strlen(word), .esc = escape, .get = get, .data = data, .err = err };
-	struct buf out = { 0 };
+	struct df_buf out = { 0 };
 	int r = stop_on(&lx, -1, &out, NULL);
 
 	if (r < 0) {
@@ -363,23 +326,20 @@ char **skiff_df_expand_words(const char *text, char escape, skiff_df_getenv_fn g
 			     struct skiff_error *err)
 {
 	struct lex lx = { .s = text, .n = strlen(text), .esc = escape, .get = get, .data = data, .err = err };
-	struct buf out = { 0 };
+	struct df_buf out = { 0 };
 	struct words w = { 0 };
 	int r = stop_on(&lx, -1, &out, &w);
+	char **v;
 
 	free(out.p);
 	if (r >= 0)
 		r = words_flush(&w);
-	if (r >= 0 && !w.v) {
-		w.v = calloc(1, sizeof(char *));
-		if (!w.v)
-			r = -ENOMEM;
-	}
-	if (r < 0) {
+	v = r >= 0 ? df_strv_take(&w.out) : NULL;
+	if (!v) {
 		words_free(&w);
-		wrap(err, text, r);
+		wrap(err, text, r < 0 ? r : -ENOMEM);
 		return NULL;
 	}
 	free(w.cur.p);
-	return w.v;
+	return v;
 }
