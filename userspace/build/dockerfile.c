@@ -237,34 +237,23 @@ static int parse_words(const char *s, char esc, struct df_strv *out)
 				quote = c;
 				blank_ok = true;
 			}
-			if (c == esc) {
-				if (i + 1 == n) {
-					i++;
-					continue;
-				}
-				if ((r = df_buf_put(&w, &c, 1)) < 0)
-					break;
-				c = s[++i];
-			}
-			if ((r = df_buf_put(&w, &c, 1)) < 0)
-				break;
-			i++;
-			continue;
-		}
-		/* in quotes */
-		if (c == quote)
+		} else if (c == quote) {
 			quote = 0;
-		else if (c == esc && quote != '\'') {
+		}
+		/* the escape is kept with what it escapes (not in single quotes,
+		 * and never a quote char: the escape directive allows \ or `); a
+		 * trailing one is dropped and ends an open quote */
+		if (c == esc && quote != '\'') {
 			if (i + 1 == n) {
 				quote = 0;
 				i++;
 				continue;
 			}
-			if ((r = df_buf_put(&w, &c, 1)) < 0)
+			if ((r = df_buf_putc(&w, c)) < 0)
 				break;
 			c = s[++i];
 		}
-		if ((r = df_buf_put(&w, &c, 1)) < 0)
+		if ((r = df_buf_putc(&w, c)) < 0)
 			break;
 		i++;
 	}
