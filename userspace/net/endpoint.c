@@ -106,6 +106,55 @@ static void refresh_local_addrs(struct skiff_net *m)
 
 static int dns_lookup(void *data, uint32_t client_ip, const char *name, uint32_t *addrs, int max);
 
+/* ---- lease files: written behind ----
+ * A start or stop changes the leases in memory and the file is written
+ * after the loop's next poll (the reply to the request goes first), once
+ * for however many changes came meanwhile. Why a crash cannot hand an
+ * address out twice: the record of a running container's addresses is its
+ * net.json, written before the spawn request (the container cannot run
+ * without it; connect writes it before making the veth) and removed only
+ * after the container has stopped. A restarted skiffd adopts the running
+ * containers the monitor reports, claims each address of their net.json
+ * back (skiff_ipam_claim: the record wins over a stale file), and only then
+ * releases the leases of owners that are not running. So a stale
+ * leases.json (a lease not yet written, a release not yet written) costs
+ * nothing: a missing lease of a running container is claimed back, an
+ * extra one of a stopped owner is released. One skiff_net per process. */
+static struct event *lease_flush_ev;
+
+static void lease_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct skiff_net *m = arg;
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < m->n; i++) {
+		struct skiff_ipam *ipam = m->v[i]->ipam;
+		int r = ipam ? skiff_ipam_flush(ipam) : 0;
+		if (r < 0)
+			log_warn("network %s: writing its IP leases: %s", m->v[i]->name, strerror(-r));
+	}
+}
+
+static void leases_changed(void)
+{
+	static const struct timeval now = { 0, 0 };
+	if (lease_flush_ev && !evtimer_pending(lease_flush_ev, NULL))
+		evtimer_add(lease_flush_ev, &now);
+}
+
+/* Every lease change in this file goes through here: write-behind on
+ * (network.c may have opened the ipam since), a flush due. */
+static struct skiff_ipam *ipam_of(struct skiff_network *n)
+{
+	if (!n->ipam)
+		return NULL;
+	if (lease_flush_ev) {
+		skiff_ipam_set_write_behind(n->ipam, true);
+		leases_changed();
+	}
+	return n->ipam;
+}
+
 int net_datapath_init(struct skiff_net *m, const struct skiff_net_opts *o, struct skiff_error *err)
 {
 	struct skiff_daemon *d = m->d;
@@ -115,6 +164,8 @@ int net_datapath_init(struct skiff_net *m, const struct skiff_net_opts *o, struc
 	r = skiff_netns_pool_new(d->base, NETNS_POOL_SIZE, &m->pool);
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating the network namespace pool");
+	if (d->base && !(lease_flush_ev = evtimer_new(d->base, lease_flush_cb, m)))
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
 	r = skiff_nft_open(m->table, &m->nft, &e);
 	if (r < 0) {
 		warn(m, "nftables table unavailable (%s): no masquerade, no published ports from other hosts", e.msg);
@@ -167,6 +218,15 @@ int net_datapath_init(struct skiff_net *m, const struct skiff_net_opts *o, struc
 			skiff_error_clear(err);
 		}
 	}
+	/* starts on the default bridge take a namespace whose veth pair is
+	 * already there, its host end enslaved (renamed and set up at start) */
+	for (size_t i = 0; i < m->n; i++) {
+		if (!m->v[i]->is_default || !m->v[i]->up)
+			continue;
+		skiff_error_clear(&e);
+		if (skiff_netns_pool_set_bridge(m->pool, m->v[i]->bridge, &e) < 0)
+			log_warn("no pooled veth pairs: %s", e.msg);
+	}
 	refresh_local_addrs(m);
 	return 0;
 }
@@ -190,6 +250,11 @@ void net_datapath_close(struct skiff_net *m)
 	free(m->ctrs);
 	m->ctrs = NULL;
 	m->nctrs = 0;
+	if (lease_flush_ev) {
+		lease_flush_cb(-1, 0, m); /* what is still due */
+		event_free(lease_flush_ev);
+		lease_flush_ev = NULL;
+	}
 	skiff_dns_free(m->dns);
 	m->dns = NULL;
 	skiff_bpf_net_close(m->bpf);
@@ -417,7 +482,7 @@ static void ctr_free(struct skiff_net *m, struct net_ctr *nc)
 		skiff_bpf_ctr_detach(m->bpf, nc->id);
 	for (int j = 0; j < nc->neps; j++) {
 		if (nc->eps[j].net && nc->eps[j].net->ipam)
-			skiff_ipam_release(nc->eps[j].net->ipam, nc->id);
+			skiff_ipam_release(ipam_of(nc->eps[j].net), nc->id);
 		json_decref(nc->eps[j].aliases);
 	}
 	skiff_netns_close(&nc->ns);
@@ -447,12 +512,20 @@ static void host_veth_name(const char *id, int index, char out[16])
 	snprintf(out, 16, "skv%.10s%d", id, index);
 }
 
-/* One endpoint: lease, veth into the netns, address, up, default route. */
+static void ctr_persist(const struct skiff_ctr *c, const struct net_ctr *nc);
+
+/* One endpoint: lease, veth into the netns, address, up, default route.
+ * The first endpoint of a namespace from take_veth() on the default bridge
+ * uses the pooled pair: its host end gets the endpoint's name and goes up,
+ * eth0 its MAC, address and route, two netlink round trips in all. record:
+ * a running container (connect) whose net.json must name the address
+ * before its veth exists (see "lease files" above). */
 static int ep_make(struct skiff_net *m, struct net_ctr *nc, struct skiff_network *n, const json_t *epc,
-		   bool default_route, struct skiff_error *err)
+		   bool default_route, const struct skiff_ctr *record, struct skiff_error *err)
 {
 	struct net_ep *e = &nc->eps[nc->neps];
 	const char *want_s = skiff_json_str(json_object_get(epc, "IPAMConfig"), "IPv4Address", "");
+	const uint8_t *set_mac = NULL;
 	char host[16], peer[16];
 	uint32_t want = 0;
 	int br, idx, r;
@@ -466,7 +539,7 @@ static int ep_make(struct skiff_net *m, struct net_ctr *nc, struct skiff_network
 	if (*want_s)
 		skiff_ip_parse(want_s, &want);
 	START_TRACE(nc->id, "net:ep:up");
-	r = skiff_ipam_alloc(n->ipam, nc->id, want, &e->ip, err);
+	r = skiff_ipam_alloc(ipam_of(n), nc->id, want, &e->ip, err);
 	START_TRACE(nc->id, "net:ep:ipam");
 	if (r < 0) {
 		if (r == -ENOSPC)
@@ -481,28 +554,43 @@ static int ep_make(struct skiff_net *m, struct net_ctr *nc, struct skiff_network
 	e->aliases = json_deep_copy(json_object_get(epc, "Aliases"));
 	skiff_id_generate(e->ep_id);
 	mac_of(e->ip, e->mac);
+	if (record)
+		ctr_persist(record, nc);
 	host_veth_name(nc->id, e->index, host);
 	snprintf(peer, sizeof(peer), "eth%d", e->index);
-	br = ifindex_in(-1, n->bridge);
-	if (br < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -br, "bridge %s of network %s", n->bridge, n->name);
-	/* a veth left by a crash between create and spawn: the name is ours */
-	r = skiff_nl_veth_add(&m->nl, host, peer, nc->ns.fd, br, e->mac, 0);
-	if (r == -EEXIST) {
-		skiff_nl_link_del(&m->nl, host);
+	if (e->index == 0 && nc->ns.link > 0 && n->is_default) {
+		r = skiff_netns_veth_claim(&nc->ns, &m->nl, host);
+		if (r == -EEXIST) { /* left by a crash, or a stopped run's pair the kernel is still tearing down */
+			skiff_nl_link_del(&m->nl, host);
+			r = skiff_netns_veth_claim(&nc->ns, &m->nl, host);
+		}
+		if (r < 0)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "setting up veth %s for network %s", host,
+					       n->name);
+		idx = nc->ns.link;
+		set_mac = e->mac;
+	} else {
+		br = ifindex_in(-1, n->bridge);
+		if (br < 0)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, -br, "bridge %s of network %s", n->bridge, n->name);
+		/* a veth left by a crash between create and spawn: the name is ours */
 		r = skiff_nl_veth_add(&m->nl, host, peer, nc->ns.fd, br, e->mac, 0);
+		if (r == -EEXIST) {
+			skiff_nl_link_del(&m->nl, host);
+			r = skiff_nl_veth_add(&m->nl, host, peer, nc->ns.fd, br, e->mac, 0);
+		}
+		if (r < 0)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating veth %s for network %s", host, n->name);
+		idx = skiff_nl_link_index(&nc->ns.nl, peer);
+		if (idx < 0)
+			return skiff_error_sys(err, SKIFF_EINTERNAL, -idx, "finding %s in the container's namespace",
+					       peer);
 	}
-	if (r < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating veth %s for network %s", host, n->name);
 	START_TRACE(nc->id, "net:ep:veth");
-	idx = ifindex_in(nc->ns.fd, peer);
-	if (idx < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -idx, "finding %s in the container's namespace", peer);
-	if ((r = skiff_nl_addr_add(&nc->ns.nl, idx, e->ip, n->subnet.len)) < 0 ||
-	    (r = skiff_nl_link_up(&nc->ns.nl, idx)) < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "configuring %s of the container", peer);
-	if (default_route && (r = skiff_nl_route_add_default(&nc->ns.nl, n->gateway, idx)) < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "adding the default route via %s", n->name);
+	r = skiff_netns_link_setup(&nc->ns, idx, set_mac, e->ip, n->subnet.len, default_route ? n->gateway : 0);
+	if (r < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "configuring %s of the container%s", peer,
+				       default_route ? " (address, default route)" : "");
 	return 0;
 }
 
@@ -643,7 +731,21 @@ int skiff_net_ctr_start(struct skiff_daemon *d, struct skiff_ctr *c, char *netns
 	nc = ctr_new(m, c);
 	if (!nc || !nc->name || !nc->hostname)
 		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
-	r = skiff_netns_pool_take(m->pool, &nc->ns, err);
+	{
+		/* the first bridge endpoint on the default network: a namespace
+		 * with its veth pair made ahead of time */
+		struct skiff_network *first = NULL;
+		json_object_foreach(eps_config(c), key, epc)
+		{
+			struct skiff_network *n = net_find(m, key, NULL);
+			if (n && !strcmp(n->driver, "bridge")) {
+				first = n;
+				break;
+			}
+		}
+		r = first && first->is_default ? skiff_netns_pool_take_veth(m->pool, &nc->ns, err)
+					       : skiff_netns_pool_take(m->pool, &nc->ns, err);
+	}
 	if (r < 0)
 		goto fail;
 	START_TRACE(c->id, "net:netns");
@@ -656,7 +758,7 @@ int skiff_net_ctr_start(struct skiff_daemon *d, struct skiff_ctr *c, char *netns
 		}
 		if (strcmp(n->driver, "bridge"))
 			continue;
-		r = ep_make(m, nc, n, epc, !routed && !n->internal, err);
+		r = ep_make(m, nc, n, epc, !routed && !n->internal, NULL, err);
 		if (r < 0)
 			goto fail;
 		routed |= !n->internal;
@@ -703,7 +805,8 @@ int skiff_net_build_attach(struct skiff_daemon *d, const char *step_id, char *ne
 	nc->hostname = strdup("build");
 	nc->ns.fd = nc->ns.nl.fd = -1;
 	m->ctrs[m->nctrs++] = nc;
-	if ((r = skiff_netns_pool_take(m->pool, &nc->ns, err)) < 0 || (r = ep_make(m, nc, n, NULL, true, err)) < 0) {
+	if ((r = skiff_netns_pool_take_veth(m->pool, &nc->ns, err)) < 0 ||
+	    (r = ep_make(m, nc, n, NULL, true, NULL, err)) < 0) {
 		ctr_free(m, nc);
 		return skiff_error_wrap(err, "networking for a build step");
 	}
@@ -777,8 +880,9 @@ void skiff_net_ctr_stop(struct skiff_daemon *d, struct skiff_ctr *c)
 			skiff_bpf_ctr_detach(m->bpf, c->id);
 		for (size_t i = 0; i < m->n; i++)
 			if (m->v[i]->ipam)
-				skiff_ipam_release(m->v[i]->ipam, c->id);
+				skiff_ipam_release(ipam_of(m->v[i]), c->id);
 	}
+	/* after the releases: the record goes last (see "lease files") */
 	if (p)
 		unlink(p);
 }
@@ -803,7 +907,6 @@ int skiff_net_ctr_adopt(struct skiff_daemon *d, struct skiff_ctr *c)
 	{
 		struct skiff_network *n = net_find(m, skiff_json_str(e, "Network", ""), NULL);
 		struct net_ep *ep;
-		uint32_t got;
 		const char *k;
 		json_t *epc;
 		if (!n || nc->neps >= NET_MAX_EPS)
@@ -816,7 +919,8 @@ int skiff_net_ctr_adopt(struct skiff_daemon *d, struct skiff_ctr *c)
 		mac_of(ep->ip, ep->mac);
 		json_object_foreach(eps_config(c), k, epc) if (!strcmp(skiff_json_str(epc, "NetworkID", ""), n->id))
 			ep->aliases = json_deep_copy(json_object_get(epc, "Aliases"));
-		if (n->ipam && skiff_ipam_alloc(n->ipam, c->id, ep->ip, &got, &err) < 0)
+		/* net.json is the record: it wins over a stale lease file */
+		if (n->ipam && skiff_ipam_claim(ipam_of(n), c->id, ep->ip, &err) < 0)
 			log_warn("container %.12s: its address on %s: %s", c->id, n->name, err.msg);
 		if (net_up(m, n, &err) < 0)
 			log_warn("network %s: %s", n->name, err.msg);
@@ -839,7 +943,7 @@ void skiff_net_reconcile(struct skiff_daemon *d)
 	struct skiff_net *m = d->net;
 	for (size_t i = 0; m && i < m->n; i++)
 		if (m->v[i]->ipam)
-			skiff_ipam_reconcile(m->v[i]->ipam, lease_keep, m);
+			skiff_ipam_reconcile(ipam_of(m->v[i]), lease_keep, m);
 }
 
 void skiff_net_ctr_remove(struct skiff_daemon *d, struct skiff_ctr *c)
@@ -848,7 +952,7 @@ void skiff_net_ctr_remove(struct skiff_daemon *d, struct skiff_ctr *c)
 	/* static leases (--ip) go with the container; dynamic ones went at stop */
 	for (size_t i = 0; d->net && i < d->net->n; i++)
 		if (d->net->v[i]->ipam)
-			skiff_ipam_release(d->net->v[i]->ipam, c->id);
+			skiff_ipam_release(ipam_of(d->net->v[i]), c->id);
 }
 
 /* ---- what the container sees and shows ---- */
@@ -1134,7 +1238,7 @@ int skiff_network_connect(struct skiff_daemon *d, const char *key, const json_t 
 					       c->name + 1);
 		}
 		int before = nc->neps;
-		r = ep_make(m, nc, n, epc, !routed && !n->internal, err);
+		r = ep_make(m, nc, n, epc, !routed && !n->internal, c, err);
 		if (r == 0 && nc->neps > before)
 			nc->eps[nc->neps - 1].index = slot > nc->neps - 1 ? slot : nc->neps - 1;
 		skiff_netns_close(&nc->ns);
@@ -1144,9 +1248,10 @@ int skiff_network_connect(struct skiff_daemon *d, const char *key, const json_t 
 				struct net_ep *e = &nc->eps[--nc->neps];
 				host_veth_name(nc->id, e->index, host);
 				skiff_nl_link_del(&m->nl, host);
-				skiff_ipam_release(n->ipam, nc->id);
+				skiff_ipam_release(ipam_of(n), nc->id);
 				json_decref(e->aliases);
 				memset(e, 0, sizeof(*e));
+				ctr_persist(c, nc);
 			}
 			json_decref(epc);
 			return r;
@@ -1196,7 +1301,7 @@ int skiff_network_disconnect(struct skiff_daemon *d, const char *key, const json
 		/* deleting the host end takes the container's end with it */
 		host_veth_name(nc->id, e->index, host);
 		skiff_nl_link_del(&m->nl, host);
-		skiff_ipam_release(n->ipam, nc->id);
+		skiff_ipam_release(ipam_of(n), nc->id);
 		json_decref(e->aliases);
 		memmove(nc->eps + i, nc->eps + i + 1, (size_t)(nc->neps - i - 1) * sizeof(*e));
 		nc->neps--;

@@ -129,6 +129,7 @@ struct skiff_ipam {
 	uint32_t last; /* the address handed out last (round-robin cursor), 0 = none */
 	struct lease *leases;
 	size_t n, cap;
+	bool write_behind, dirty;
 };
 
 static struct lease *lease_find(struct skiff_ipam *ipam, uint32_t ip)
@@ -167,7 +168,7 @@ static bool reserved(const struct skiff_ipam *ipam, uint32_t ip)
 	return false;
 }
 
-static int persist(struct skiff_ipam *ipam)
+static int write_file(struct skiff_ipam *ipam)
 {
 	char buf[20];
 	_cleanup_json_ json_t *root = json_object(), *leases = json_object();
@@ -186,6 +187,15 @@ static int persist(struct skiff_ipam *ipam)
 	if (!s)
 		return -ENOMEM;
 	return skiff_write_replace(ipam->path, s, strlen(s), 0600);
+}
+
+static int persist(struct skiff_ipam *ipam)
+{
+	if (ipam->write_behind) {
+		ipam->dirty = true;
+		return 0;
+	}
+	return write_file(ipam);
 }
 
 /* Leases from an existing file; entries outside the subnet (the network
@@ -358,4 +368,64 @@ int skiff_ipam_reconcile(struct skiff_ipam *ipam, bool (*keep)(const char *owner
 {
 	struct keep_ctx k = {keep, data};
 	return release_if(ipam, gone, &k);
+}
+
+void skiff_ipam_set_write_behind(struct skiff_ipam *ipam, bool on)
+{
+	ipam->write_behind = on;
+}
+
+bool skiff_ipam_dirty(const struct skiff_ipam *ipam)
+{
+	return ipam->dirty;
+}
+
+int skiff_ipam_flush(struct skiff_ipam *ipam)
+{
+	if (!ipam->dirty)
+		return 0;
+	int r = write_file(ipam);
+	if (r == 0)
+		ipam->dirty = false;
+	return r;
+}
+
+struct claim_ctx {
+	const char *owner;
+	uint32_t ip;
+};
+
+/* owner's other addresses, and whoever else holds ip */
+static bool claimed_away(const struct lease *l, void *data)
+{
+	const struct claim_ctx *k = data;
+	return (l->ip == k->ip) != !strcmp(l->owner, k->owner);
+}
+
+int skiff_ipam_claim(struct skiff_ipam *ipam, const char *owner, uint32_t ip, struct skiff_error *err)
+{
+	char buf[20];
+	struct lease *l = lease_find(ipam, ip);
+	if (!skiff_cidr_contains(&ipam->subnet, ip) || reserved(ipam, ip)) {
+		skiff_ip_format(ip, buf, sizeof(buf));
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid address %s: not in subnet", buf);
+	}
+	if (l && !strcmp(l->owner, owner)) {
+		/* already right: only stale other addresses of owner may go */
+		struct claim_ctx k = { owner, ip };
+		int r = release_if(ipam, claimed_away, &k);
+		return r < 0 ? skiff_error_sys(err, SKIFF_EINTERNAL, -r, "writing IP leases %s", ipam->path) : 0;
+	}
+	struct claim_ctx k = { owner, ip };
+	bool w = ipam->write_behind;
+	ipam->write_behind = true; /* one write for both changes */
+	release_if(ipam, claimed_away, &k);
+	int r = lease_add(ipam, ip, owner);
+	ipam->write_behind = w;
+	if (r < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "leasing an address");
+	r = persist(ipam);
+	if (r == 0 && !w)
+		ipam->dirty = false;
+	return r < 0 ? skiff_error_sys(err, SKIFF_EINTERNAL, -r, "writing IP leases %s", ipam->path) : 0;
 }

@@ -68,4 +68,20 @@ size_t skiff_ipam_foreach(struct skiff_ipam *ipam, void (*fn)(uint32_t ip, const
 /* Releases every lease whose owner keep() says is gone (start-up reconcile). */
 int skiff_ipam_reconcile(struct skiff_ipam *ipam, bool (*keep)(const char *owner, void *data), void *data);
 
+/* Write-behind (off by default). On, alloc/release/reconcile/claim change
+ * the leases in memory and only mark the file dirty; skiff_ipam_flush()
+ * writes it (temp + rename) when dirty. The file is then a cache: whoever
+ * turns this on must keep its own record of each running container's
+ * addresses, written before the container can run, and skiff_ipam_claim()
+ * them back at start-up before reconciling (skiff: the container's net.json). */
+void skiff_ipam_set_write_behind(struct skiff_ipam *ipam, bool on);
+bool skiff_ipam_dirty(const struct skiff_ipam *ipam);
+int skiff_ipam_flush(struct skiff_ipam *ipam);
+/* Start-up adoption from that record: owner holds exactly ip from now on
+ * (one address per owner and network: owner's other leases here go), taken
+ * from a stale holder if the file says so. 400 for an address that cannot
+ * be leased (outside the subnet, gateway, network/broadcast). Persisted
+ * (or marked dirty). */
+int skiff_ipam_claim(struct skiff_ipam *ipam, const char *owner, uint32_t ip, struct skiff_error *err);
+
 #endif

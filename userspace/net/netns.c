@@ -1,13 +1,21 @@
 /* Network namespaces made ahead of time: one is created by unsharing on the
  * calling thread only and held by an fd (no bind mount), and a pool keeps a
- * few ready, refilled from a low-priority event so no start waits for one. */
+ * few ready (some carrying a veth pair already on a bridge), refilled from
+ * a timer after the loop's pending work so no start waits for one. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
@@ -15,8 +23,7 @@
 
 int skiff_netns_new(struct skiff_netns *out, struct skiff_error *err)
 {
-	out->fd = -1;
-	out->nl.fd = -1;
+	*out = (struct skiff_netns){ .fd = -1, .nl = { .fd = -1 } };
 	_cleanup_close_ int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (orig < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening the current network namespace");
@@ -73,6 +80,8 @@ void skiff_netns_close(struct skiff_netns *ns)
 	if (ns->fd >= 0)
 		close(ns->fd);
 	ns->fd = -1;
+	ns->link = ns->host_ifindex = 0;
+	ns->host_name[0] = '\0';
 }
 
 void skiff_netns_path(const struct skiff_netns *ns, char *out, size_t outlen)
@@ -80,25 +89,299 @@ void skiff_netns_path(const struct skiff_netns *ns, char *out, size_t outlen)
 	snprintf(out, outlen, "/proc/%d/fd/%d", (int)getpid(), ns->fd);
 }
 
+/* ---- several rtnetlink requests in one datagram ----
+ * The kernel runs the messages of one sendmsg in order and acks each, so a
+ * start's link setup costs one round trip instead of three. */
+struct nlbatch {
+	char buf[1024] __attribute__((aligned(NLMSG_ALIGNTO)));
+	size_t len;
+	struct nlmsghdr *cur;
+	struct nlattr *nest[4];
+	int depth, nmsg;
+	bool overflow;
+};
+
+static void *b_msg(struct nlbatch *b, struct skiff_nl *nl, uint16_t type, uint16_t flags, size_t famlen)
+{
+	if (b->len + NLMSG_SPACE(famlen) > sizeof(b->buf)) {
+		b->overflow = true;
+		return NULL;
+	}
+	b->cur = (struct nlmsghdr *)(b->buf + b->len);
+	memset(b->cur, 0, NLMSG_SPACE(famlen));
+	b->cur->nlmsg_len = NLMSG_LENGTH(famlen);
+	b->cur->nlmsg_type = type;
+	b->cur->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	b->cur->nlmsg_seq = ++nl->seq;
+	b->len += NLMSG_SPACE(famlen);
+	b->nmsg++;
+	return NLMSG_DATA(b->cur);
+}
+
+static struct nlattr *b_attr(struct nlbatch *b, uint16_t type, const void *data, size_t len)
+{
+	if (!b->cur || b->len + NLA_ALIGN(NLA_HDRLEN + len) > sizeof(b->buf)) {
+		b->overflow = true;
+		return NULL;
+	}
+	struct nlattr *a = (struct nlattr *)(b->buf + b->len);
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	if (len)
+		memcpy((char *)a + NLA_HDRLEN, data, len);
+	b->len += NLA_ALIGN(a->nla_len);
+	b->cur->nlmsg_len = b->buf + b->len - (char *)b->cur;
+	return a;
+}
+
+static void b_u32(struct nlbatch *b, uint16_t type, uint32_t v) { b_attr(b, type, &v, sizeof(v)); }
+static void b_str(struct nlbatch *b, uint16_t type, const char *s) { b_attr(b, type, s, strlen(s) + 1); }
+
+static void b_nest(struct nlbatch *b, uint16_t type)
+{
+	struct nlattr *a = b_attr(b, type, NULL, 0);
+	if (b->depth < (int)(sizeof(b->nest) / sizeof(b->nest[0])))
+		b->nest[b->depth++] = a;
+	else
+		b->overflow = true;
+}
+
+static void b_nest_end(struct nlbatch *b)
+{
+	struct nlattr *a = b->depth > 0 ? b->nest[--b->depth] : NULL;
+	if (a)
+		a->nla_len = b->buf + b->len - (char *)a;
+}
+
+/* Raw bytes inside the current message (the veth peer's ifinfomsg). */
+static void *b_reserve(struct nlbatch *b, size_t len)
+{
+	if (b->len + NLMSG_ALIGN(len) > sizeof(b->buf)) {
+		b->overflow = true;
+		return NULL;
+	}
+	void *p = b->buf + b->len;
+	memset(p, 0, NLMSG_ALIGN(len));
+	b->len += NLMSG_ALIGN(len);
+	b->cur->nlmsg_len = b->buf + b->len - (char *)b->cur;
+	return p;
+}
+
+/* Sends the batch, reads one ack per message; the first error wins. */
+static int b_run(struct skiff_nl *nl, struct nlbatch *b)
+{
+	char buf[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	uint32_t first = nl->seq - (uint32_t)b->nmsg + 1;
+	int acks = 0, result = 0;
+	ssize_t n;
+
+	if (nl->fd < 0)
+		return -EBADF;
+	if (b->overflow)
+		return -EMSGSIZE;
+	do
+		n = sendto(nl->fd, b->buf, b->len, 0, (struct sockaddr *)&sa, sizeof(sa));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	while (acks < b->nmsg) {
+		n = recv(nl->fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq - first >= (uint32_t)b->nmsg)
+				continue; /* not an ack of this batch */
+			struct nlmsgerr *e = NLMSG_DATA(h);
+			if (e->error && !result)
+				result = e->error;
+			acks++;
+		}
+	}
+	return result;
+}
+
+int skiff_netns_veth_new(struct skiff_netns *ns, struct skiff_nl *host, int bridge_ifindex, const char *host_name)
+{
+	struct nlbatch b = { 0 };
+	int r;
+
+	if (!host_name || !*host_name || strlen(host_name) >= IFNAMSIZ)
+		return -EINVAL;
+	/* both ends down: a down host end can still be renamed at start */
+	struct ifinfomsg *ifi = b_msg(&b, host, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+	if (ifi)
+		ifi->ifi_family = AF_UNSPEC;
+	b_str(&b, IFLA_IFNAME, host_name);
+	if (bridge_ifindex > 0)
+		b_u32(&b, IFLA_MASTER, bridge_ifindex);
+	b_nest(&b, IFLA_LINKINFO);
+	b_str(&b, IFLA_INFO_KIND, "veth");
+	b_nest(&b, IFLA_INFO_DATA);
+	b_nest(&b, VETH_INFO_PEER);
+	struct ifinfomsg *peer = b_reserve(&b, sizeof(*peer));
+	if (peer)
+		peer->ifi_family = AF_UNSPEC;
+	b_str(&b, IFLA_IFNAME, "eth0");
+	b_u32(&b, IFLA_NET_NS_FD, ns->fd);
+	b_nest_end(&b);
+	b_nest_end(&b);
+	b_nest_end(&b);
+	if ((r = b_run(host, &b)) < 0)
+		return r;
+	if ((r = skiff_nl_link_index(host, host_name)) < 0 || (ns->host_ifindex = r, r = skiff_nl_link_index(&ns->nl, "eth0")) < 0) {
+		ns->host_ifindex = 0;
+		return r; /* the pair goes with the namespace */
+	}
+	ns->link = r;
+	snprintf(ns->host_name, sizeof(ns->host_name), "%s", host_name);
+	return 0;
+}
+
+int skiff_netns_veth_claim(struct skiff_netns *ns, struct skiff_nl *host, const char *name)
+{
+	struct nlbatch b = { 0 };
+	int r;
+
+	if (ns->link <= 0 || ns->host_ifindex <= 0)
+		return -ENODEV;
+	if (!name || !*name || strlen(name) >= IFNAMSIZ)
+		return -EINVAL;
+	/* the kernel renames before it changes flags: one request */
+	struct ifinfomsg *ifi = b_msg(&b, host, RTM_SETLINK, 0, sizeof(*ifi));
+	if (ifi) {
+		ifi->ifi_family = AF_UNSPEC;
+		ifi->ifi_index = ns->host_ifindex;
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	}
+	if (strcmp(name, ns->host_name))
+		b_str(&b, IFLA_IFNAME, name);
+	if ((r = b_run(host, &b)) < 0)
+		return r;
+	snprintf(ns->host_name, sizeof(ns->host_name), "%s", name);
+	return 0;
+}
+
+int skiff_netns_link_setup(struct skiff_netns *ns, int ifindex, const uint8_t mac[6], uint32_t addr, int prefixlen,
+			   uint32_t gw)
+{
+	struct nlbatch b = { 0 };
+	uint32_t a = htonl(addr);
+
+	if (prefixlen < 0 || prefixlen > 32 || ifindex <= 0)
+		return -EINVAL;
+	/* the MAC is set before the flags in one request: still down then */
+	struct ifinfomsg *ifi = b_msg(&b, &ns->nl, RTM_SETLINK, 0, sizeof(*ifi));
+	if (ifi) {
+		ifi->ifi_family = AF_UNSPEC;
+		ifi->ifi_index = ifindex;
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	}
+	if (mac)
+		b_attr(&b, IFLA_ADDRESS, mac, 6);
+	struct ifaddrmsg *ifa = b_msg(&b, &ns->nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa));
+	if (ifa) {
+		ifa->ifa_family = AF_INET;
+		ifa->ifa_prefixlen = (unsigned char)prefixlen;
+		ifa->ifa_index = (unsigned)ifindex;
+		ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	}
+	b_attr(&b, IFA_LOCAL, &a, 4);
+	b_attr(&b, IFA_ADDRESS, &a, 4);
+	if (prefixlen < 31) {
+		uint32_t mask = prefixlen ? ~((1u << (32 - prefixlen)) - 1) : 0;
+		uint32_t bc = htonl(addr | ~mask);
+		b_attr(&b, IFA_BROADCAST, &bc, 4);
+	}
+	if (gw) {
+		/* after the address: the gateway is on-link through its subnet route */
+		struct rtmsg *rt = b_msg(&b, &ns->nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*rt));
+		if (rt) {
+			rt->rtm_family = AF_INET;
+			rt->rtm_table = RT_TABLE_MAIN;
+			rt->rtm_protocol = RTPROT_BOOT;
+			rt->rtm_scope = RT_SCOPE_UNIVERSE;
+			rt->rtm_type = RTN_UNICAST;
+		}
+		uint32_t g = htonl(gw);
+		b_attr(&b, RTA_GATEWAY, &g, 4);
+		b_u32(&b, RTA_OIF, (uint32_t)ifindex);
+	}
+	return b_run(&ns->nl, &b);
+}
+
+/* ---- the pool ---- */
+
 struct skiff_netns_pool {
 	struct event *refill; /* NULL without a base */
 	int size, n;
 	struct skiff_netns *ready;
+	/* namespaces with a veth pair on bridge (vsize 0 until set_bridge) */
+	int vsize, vn;
+	struct skiff_netns *vready;
+	char bridge[IFNAMSIZ];
+	struct skiff_nl host; /* in the namespace the pool was made in */
+	unsigned counter;
 };
 
+/* One pooled pair: a fresh namespace and a veth whose host end is named
+ * skp<pid><counter> (a name left by an earlier process is skipped). */
+static int make_veth_ns(struct skiff_netns_pool *p, struct skiff_netns *out, struct skiff_error *err)
+{
+	int br, r;
+
+	if ((br = skiff_nl_link_index(&p->host, p->bridge)) < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -br, "bridge %s", p->bridge);
+	if ((r = skiff_netns_new(out, err)) < 0)
+		return r;
+	for (int tries = 0; tries < 4; tries++) {
+		char name[IFNAMSIZ];
+		snprintf(name, sizeof(name), SKIFF_NETNS_POOL_PREFIX "%06x%06x", (unsigned)getpid() & 0xffffff,
+			 p->counter++ & 0xffffff);
+		r = skiff_netns_veth_new(out, &p->host, br, name);
+		if (r != -EEXIST)
+			break;
+	}
+	if (r < 0) {
+		skiff_netns_close(out);
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating a veth pair on %s", p->bridge);
+	}
+	return 0;
+}
+
+static void refill_arm(struct skiff_netns_pool *p)
+{
+	/* a zero timer, not event_active(): it fires after the loop's next
+	 * poll, so replies queued by the current callbacks are written first */
+	static const struct timeval now = { 0, 0 };
+	if (p->refill && !evtimer_pending(p->refill, NULL))
+		evtimer_add(p->refill, &now);
+}
+
 /* One namespace per callback: each costs a millisecond or more, and the
- * loop should get back to requests between them. */
+ * loop should get back to requests between them. Plain ones first (they
+ * are cheaper; a veth one falls back to a plain one when short). */
 static void refill_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct skiff_netns_pool *p = arg;
 	(void)fd;
 	(void)what;
-	if (p->n >= p->size)
-		return;
-	if (skiff_netns_new(&p->ready[p->n], NULL) < 0)
-		return; /* take() makes one itself (and reports why) when the pool is empty */
-	if (++p->n < p->size)
-		event_active(p->refill, 0, 0);
+	if (p->n < p->size) {
+		if (skiff_netns_new(&p->ready[p->n], NULL) < 0)
+			return; /* take() makes one itself (and reports why) when the pool is empty */
+		p->n++;
+	} else if (p->vn < p->vsize) {
+		if (make_veth_ns(p, &p->vready[p->vn], NULL) < 0)
+			return; /* take_veth() falls back to a plain one and a veth of its own */
+		p->vn++;
+	}
+	if (p->n < p->size || p->vn < p->vsize)
+		refill_arm(p);
 }
 
 int skiff_netns_pool_new(struct event_base *base, int size, struct skiff_netns_pool **out)
@@ -106,22 +389,19 @@ int skiff_netns_pool_new(struct event_base *base, int size, struct skiff_netns_p
 	struct skiff_netns_pool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->host.fd = -1;
 	p->size = size > 0 ? size : 0;
 	if (p->size && !(p->ready = calloc(p->size, sizeof(*p->ready)))) {
 		free(p);
 		return -ENOMEM;
 	}
 	if (base && p->size) {
-		p->refill = event_new(base, -1, 0, refill_cb, p);
+		p->refill = evtimer_new(base, refill_cb, p);
 		if (!p->refill) {
 			skiff_netns_pool_free(p);
 			return -ENOMEM;
 		}
-		/* behind every request the loop has to serve */
-		int prios = event_base_get_npriorities(base);
-		if (prios > 1)
-			event_priority_set(p->refill, prios - 1);
-		event_active(p->refill, 0, 0);
+		refill_arm(p);
 	} else {
 		/* no loop to refill from: fill once now, take() makes more on demand */
 		while (p->n < p->size && skiff_netns_new(&p->ready[p->n], NULL) == 0)
@@ -131,18 +411,51 @@ int skiff_netns_pool_new(struct event_base *base, int size, struct skiff_netns_p
 	return 0;
 }
 
+int skiff_netns_pool_set_bridge(struct skiff_netns_pool *p, const char *bridge, struct skiff_error *err)
+{
+	int r;
+	if (!p->size || p->vsize)
+		return 0; /* pooling off, or already set */
+	if (!bridge || !*bridge || strlen(bridge) >= IFNAMSIZ)
+		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "invalid bridge name");
+	if ((r = skiff_nl_open(&p->host)) < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "opening rtnetlink");
+	if (!(p->vready = calloc(p->size, sizeof(*p->vready)))) {
+		skiff_nl_close(&p->host);
+		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+	}
+	snprintf(p->bridge, sizeof(p->bridge), "%s", bridge);
+	p->vsize = p->size;
+	if (p->refill) {
+		refill_arm(p);
+	} else {
+		while (p->vn < p->vsize && make_veth_ns(p, &p->vready[p->vn], NULL) == 0)
+			p->vn++;
+	}
+	return 0;
+}
+
 int skiff_netns_pool_take(struct skiff_netns_pool *p, struct skiff_netns *out, struct skiff_error *err)
 {
 	if (p->n > 0) {
 		*out = p->ready[--p->n];
-		p->ready[p->n] = (struct skiff_netns){.fd = -1, .nl = {.fd = -1}};
+		p->ready[p->n] = (struct skiff_netns){ .fd = -1, .nl = { .fd = -1 } };
 	} else {
 		int r = skiff_netns_new(out, err);
 		if (r < 0)
 			return r;
 	}
-	if (p->refill) /* a no-op when the refill is already due */
-		event_active(p->refill, 0, 0);
+	refill_arm(p); /* a no-op when the refill is already due */
+	return 0;
+}
+
+int skiff_netns_pool_take_veth(struct skiff_netns_pool *p, struct skiff_netns *out, struct skiff_error *err)
+{
+	if (p->vn <= 0)
+		return skiff_netns_pool_take(p, out, err);
+	*out = p->vready[--p->vn];
+	p->vready[p->vn] = (struct skiff_netns){ .fd = -1, .nl = { .fd = -1 } };
+	refill_arm(p);
 	return 0;
 }
 
@@ -154,6 +467,10 @@ void skiff_netns_pool_free(struct skiff_netns_pool *p)
 		event_free(p->refill);
 	for (int i = 0; i < p->n; i++)
 		skiff_netns_close(&p->ready[i]);
+	for (int i = 0; i < p->vn; i++)
+		skiff_netns_close(&p->vready[i]); /* their veth pairs go with them */
+	skiff_nl_close(&p->host);
 	free(p->ready);
+	free(p->vready);
 	free(p);
 }
