@@ -185,27 +185,39 @@ static int commit_step(struct build *b, struct stage *st, json_t *ic, const char
 	return 0;
 }
 
-static int step_meta(struct build *b, struct stage *st, const struct skiff_df_instr *in, struct skiff_error *err)
+/* The first half of a step that changes metadata (and WORKDIR): *ic gets
+ * the stage's config with in applied, *comment its history line, key its
+ * cache key. 1: the cache had the step (the stage moved on, nothing to
+ * do); 0: go on, the "Running in" line printed for ctr. */
+static int meta_begin(struct build *b, struct stage *st, const struct skiff_df_instr *in, json_t **ic,
+		      char **comment, char key[72], char ctr[65], struct skiff_error *err)
 {
 	_cleanup_json_ json_t *vars = stage_vars(st);
-	_cleanup_free_ char *comment = NULL;
-	json_t *ic = json_deep_copy(st->ic);
-	char key[72], ctr[65];
+	_cleanup_json_ json_t *c = json_deep_copy(st->ic);
 	int r;
 
-	if (!ic)
+	if (!c)
 		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
-	if ((r = skiff_build_apply_meta(ic, in, b->escape, vars, &st->cmd_set, &comment, err)) < 0) {
-		json_decref(ic);
+	if ((r = skiff_build_apply_meta(c, in, b->escape, vars, &st->cmd_set, comment, err)) < 0)
 		return r;
-	}
-	skiff_build_cache_key(st->image_id, comment, NULL, key);
-	if (cache_hit(b, st, key)) {
-		json_decref(ic);
-		return 0;
-	}
+	skiff_build_cache_key(st->image_id, *comment, NULL, key);
+	if (cache_hit(b, st, key))
+		return 1;
 	random_id(ctr);
 	emit_stream(b, " ---> Running in %.12s\n", ctr);
+	*ic = TAKE_PTR(c);
+	return 0;
+}
+
+static int step_meta(struct build *b, struct stage *st, const struct skiff_df_instr *in, struct skiff_error *err)
+{
+	_cleanup_free_ char *comment = NULL;
+	json_t *ic = NULL;
+	char key[72], ctr[65];
+	int r = meta_begin(b, st, in, &ic, &comment, key, ctr, err);
+
+	if (r != 0)
+		return r < 0 ? r : 0;
 	history_add(ic, comment);
 	return commit_step(b, st, ic, NULL, key, ctr, err);
 }
@@ -567,24 +579,14 @@ static int mkdir_fn(const char *root_path, int rootfd, int srcfd, void *data, st
 
 static int step_workdir(struct build *b, struct stage *st, const struct skiff_df_instr *in, struct skiff_error *err)
 {
-	_cleanup_json_ json_t *vars = stage_vars(st);
 	_cleanup_free_ char *comment = NULL;
-	json_t *ic = json_deep_copy(st->ic);
+	json_t *ic = NULL;
 	struct scratch s;
 	char key[72], ctr[65];
-	int r;
+	int r = meta_begin(b, st, in, &ic, &comment, key, ctr, err);
 
-	if ((r = skiff_build_apply_meta(ic, in, b->escape, vars, &st->cmd_set, &comment, err)) < 0) {
-		json_decref(ic);
-		return r;
-	}
-	skiff_build_cache_key(st->image_id, comment, NULL, key);
-	if (cache_hit(b, st, key)) {
-		json_decref(ic);
-		return 0;
-	}
-	random_id(ctr);
-	emit_stream(b, " ---> Running in %.12s\n", ctr);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if ((r = scratch_new(b, st, &s, err)) < 0) {
 		json_decref(ic);
 		return r;
