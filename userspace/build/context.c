@@ -885,6 +885,42 @@ static int dest_split(const char *dest, char *rel, size_t len, bool *dir_syntax)
 	return skiff_path_clean(dest, rel, len, true);
 }
 
+/* Opens (creating it, owned by uid:gid) the directory under rootd that a
+ * COPY destination lands in. *fname (in rel): the file name dest gives in
+ * it; NULL when dest is that directory itself (as_dir, a trailing "/" or
+ * "/.", or an existing directory). */
+static int dest_open(int rootd, const char *dest_root, const char *dest, bool as_dir, int uid, int gid,
+		     char rel[4096], const char **fname, struct skiff_error *err)
+{
+	char parent[4096];
+	bool dir_syntax;
+	int r;
+
+	*fname = NULL;
+	if (rootd < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening %s", dest_root);
+	if ((r = dest_split(dest, rel, 4096, &dir_syntax)) < 0)
+		return skiff_error_sys(err, SKIFF_EINVAL, -r, "bad destination %s", dest);
+	as_dir = as_dir || dir_syntax;
+	if (!as_dir) {
+		int fd = open_in(rootd, rel, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
+		if (fd >= 0) {
+			as_dir = true;
+			close(fd);
+		}
+	}
+	if (as_dir) {
+		snprintf(parent, sizeof(parent), "%s", rel);
+	} else {
+		const char *slash = strrchr(rel, '/');
+		snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - rel) : 0, rel);
+		*fname = slash ? slash + 1 : rel;
+	}
+	if ((r = mkdir_in_root(rootd, parent, uid, gid)) < 0)
+		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "creating destination %s", dest);
+	return r;
+}
+
 int skiff_build_context_copy(int rootfd, const struct skiff_build_srcs *srcs, unsigned int flags,
 			     const char *dest_root, const char *dest, int uid, int gid, int chmod,
 			     struct skiff_error *err)
@@ -894,35 +930,14 @@ int skiff_build_context_copy(int rootfd, const struct skiff_build_srcs *srcs, un
 	_cleanup_close_ int rootd = open(dest_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int dfd = -1;
 	char rel[4096];
-	bool dir_syntax, as_dir;
 	const char *fname = NULL;
 	int r;
 
 	skiff_error_clear(err);
-	if (rootd < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening %s", dest_root);
-	if ((r = dest_split(dest, rel, sizeof(rel), &dir_syntax)) < 0)
-		return skiff_error_sys(err, SKIFF_EINVAL, -r, "bad destination %s", dest);
-
-	as_dir = dir_syntax || srcs->n != 1 || srcs->v[0].dir || srcs->v[0].archive;
-	if (!as_dir) {
-		int fd = open_in(rootd, rel, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
-		if (fd >= 0) {
-			as_dir = true;
-			close(fd);
-		}
-	}
-	if (as_dir) {
-		dfd = mkdir_in_root(rootd, rel, uid, gid);
-	} else {
-		char parent[4096];
-		const char *slash = strrchr(rel, '/');
-		snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - rel) : 0, rel);
-		fname = slash ? slash + 1 : rel;
-		dfd = mkdir_in_root(rootd, parent, uid, gid);
-	}
+	dfd = dest_open(rootd, dest_root, dest, srcs->n != 1 || srcs->v[0].dir || srcs->v[0].archive, uid, gid, rel,
+			&fname, err);
 	if (dfd < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -dfd, "creating destination %s", dest);
+		return dfd;
 
 	for (size_t i = 0; i < srcs->n; i++) {
 		const struct skiff_build_src *s = &srcs->v[i];
@@ -943,7 +958,7 @@ int skiff_build_context_copy(int rootfd, const struct skiff_build_srcs *srcs, un
 			pfd = open_parent(rootfd, s->path, res, &name);
 			if (pfd < 0)
 				return skiff_error_sys(err, SKIFF_EINTERNAL, -pfd, "copying %s", s->path);
-			r = copy_entry(pfd, name, dfd, as_dir ? s->name : fname, &o);
+			r = copy_entry(pfd, name, dfd, fname ? fname : s->name, &o);
 		}
 		if (r < 0) {
 			if (err && err->status)
@@ -960,32 +975,14 @@ int skiff_build_context_copy_data(const char *dest_root, const char *dest, const
 {
 	_cleanup_close_ int rootd = open(dest_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int dfd = -1, fd = -1;
-	char rel[4096], parent[4096];
+	char rel[4096];
 	const char *fname;
-	bool dir_syntax;
 	int r;
 
-	if (rootd < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening %s", dest_root);
-	if ((r = dest_split(dest, rel, sizeof(rel), &dir_syntax)) < 0)
-		return skiff_error_sys(err, SKIFF_EINVAL, -r, "bad destination %s", dest);
-	if (!dir_syntax) {
-		int t = open_in(rootd, rel, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
-		if (t >= 0) {
-			dir_syntax = true;
-			close(t);
-		}
-	}
-	if (dir_syntax) {
-		snprintf(parent, sizeof(parent), "%s", rel);
+	if ((dfd = dest_open(rootd, dest_root, dest, false, uid, gid, rel, &fname, err)) < 0)
+		return dfd;
+	if (!fname)
 		fname = name;
-	} else {
-		const char *slash = strrchr(rel, '/');
-		snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - rel) : 0, rel);
-		fname = slash ? slash + 1 : rel;
-	}
-	if ((dfd = mkdir_in_root(rootd, parent, uid, gid)) < 0)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, -dfd, "creating destination %s", dest);
 	if (unlinkat(dfd, fname, 0) < 0 && errno != ENOENT)
 		return skiff_error_sys(err, SKIFF_EINVAL, errno, "replacing %s", dest);
 	fd = openat(dfd, fname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
