@@ -1,6 +1,7 @@
 /* Unit tests for userspace/net/ipam.c: address/CIDR parsing and overlap,
  * the subnet picker, and leases (dynamic round-robin, static, conflicts,
- * persistence across reopen, reconcile). */
+ * persistence across reopen, reconcile, write-behind and claiming back
+ * from a stale file as a restarted skiffd does). */
 #include "kselftest_harness.h"
 
 #include <errno.h>
@@ -257,6 +258,79 @@ TEST_F(ipam, write_failure_leaves_no_lease)
 	EXPECT_EQ(500, err.status);
 	EXPECT_EQ(0u, skiff_ipam_foreach(ipam, NULL, NULL));
 	skiff_ipam_close(ipam);
+}
+
+static bool keep_ab(const char *owner, void *data)
+{
+	(void)data;
+	return !strcmp(owner, "a") || !strcmp(owner, "b");
+}
+
+TEST_F(ipam, write_behind_and_claim)
+{
+	struct skiff_ipam *ipam = NULL;
+	struct skiff_error err = {0};
+	struct skiff_cidr sub = cidr("10.9.0.0/24");
+	struct seen s = {""};
+	uint32_t a;
+	ASSERT_EQ(0, skiff_ipam_open(self->path, &sub, ip("10.9.0.1"), NULL, &ipam, &err));
+	ASSERT_EQ(0, skiff_ipam_alloc(ipam, "old", 0, &a, &err)); /* .2, written at once */
+	EXPECT_FALSE(skiff_ipam_dirty(ipam));
+	skiff_ipam_set_write_behind(ipam, true);
+	ASSERT_EQ(0, skiff_ipam_release(ipam, "old"));
+	ASSERT_EQ(0, skiff_ipam_alloc(ipam, "a", 0, &a, &err));
+	EXPECT_STREQ("10.9.0.3", fmt(a));
+	EXPECT_TRUE(skiff_ipam_dirty(ipam));
+	/* nothing written yet: the file still says .2=old */
+	_cleanup_free_ char *data = NULL;
+	ASSERT_EQ(0, skiff_read_file(self->path, &data, NULL));
+	EXPECT_NE(NULL, strstr(data, "\"10.9.0.2\":\"old\""));
+	EXPECT_EQ(NULL, strstr(data, "10.9.0.3"));
+	ASSERT_EQ(0, skiff_ipam_alloc(ipam, "b", 0, &a, &err)); /* .4 */
+	/* a crash now: the file is stale (old holds .2, a and b are missing) */
+	skiff_ipam_close(ipam);
+
+	/* the restarted daemon claims from its own records, then reconciles */
+	ASSERT_EQ(0, skiff_ipam_open(self->path, &sub, ip("10.9.0.1"), NULL, &ipam, &err));
+	skiff_ipam_set_write_behind(ipam, true);
+	ASSERT_EQ(0, skiff_ipam_claim(ipam, "a", ip("10.9.0.3"), &err));
+	/* b's record says .2: taken from the stale holder */
+	ASSERT_EQ(0, skiff_ipam_claim(ipam, "b", ip("10.9.0.2"), &err));
+	EXPECT_EQ(0, skiff_ipam_reconcile(ipam, keep_ab, NULL));
+	EXPECT_EQ(2u, skiff_ipam_foreach(ipam, collect, &s));
+	EXPECT_STREQ("10.9.0.3=a 10.9.0.2=b ", s.buf);
+	/* one address per owner here: a claim moves the owner */
+	ASSERT_EQ(0, skiff_ipam_claim(ipam, "a", ip("10.9.0.9"), &err));
+	ASSERT_EQ(0, skiff_ipam_claim(ipam, "a", ip("10.9.0.9"), &err));
+	s.buf[0] = 0;
+	EXPECT_EQ(2u, skiff_ipam_foreach(ipam, collect, &s));
+	EXPECT_STREQ("10.9.0.2=b 10.9.0.9=a ", s.buf);
+	/* never the gateway, the network/broadcast address, or outside */
+	EXPECT_EQ(-EINVAL, skiff_ipam_claim(ipam, "c", ip("10.9.0.1"), &err));
+	EXPECT_EQ(400, err.status);
+	EXPECT_EQ(-EINVAL, skiff_ipam_claim(ipam, "c", ip("10.9.0.255"), &err));
+	EXPECT_EQ(-EINVAL, skiff_ipam_claim(ipam, "c", ip("10.9.1.5"), &err));
+	/* a claimed address is not handed out again */
+	EXPECT_EQ(-EADDRINUSE, skiff_ipam_alloc(ipam, "d", ip("10.9.0.9"), &a, &err));
+	EXPECT_EQ(409, err.status);
+	/* flushed: what a reopen sees */
+	EXPECT_TRUE(skiff_ipam_dirty(ipam));
+	ASSERT_EQ(0, skiff_ipam_flush(ipam));
+	EXPECT_FALSE(skiff_ipam_dirty(ipam));
+	EXPECT_EQ(0, skiff_ipam_flush(ipam));
+	skiff_ipam_close(ipam);
+	ASSERT_EQ(0, skiff_ipam_open(self->path, &sub, ip("10.9.0.1"), NULL, &ipam, &err));
+	s.buf[0] = 0;
+	EXPECT_EQ(2u, skiff_ipam_foreach(ipam, collect, &s));
+	EXPECT_STREQ("10.9.0.2=b 10.9.0.9=a ", s.buf);
+	/* without write-behind a claim is written at once */
+	ASSERT_EQ(0, skiff_ipam_claim(ipam, "e", ip("10.9.0.20"), &err));
+	EXPECT_FALSE(skiff_ipam_dirty(ipam));
+	skiff_ipam_close(ipam);
+	free(data);
+	data = NULL;
+	ASSERT_EQ(0, skiff_read_file(self->path, &data, NULL));
+	EXPECT_NE(NULL, strstr(data, "\"10.9.0.20\":\"e\""));
 }
 
 TEST_HARNESS_MAIN

@@ -232,6 +232,21 @@ int skiff_netns_veth_new(struct skiff_netns *ns, struct skiff_nl *host, int brid
 	b_nest_end(&b);
 	if ((r = b_run(host, &b)) < 0)
 		return r;
+	{
+		/* skiff's networks are IPv4: without this, setting the host end
+		 * up at start would also start IPv6 autoconf on it (link-local
+		 * address, DAD, MLD) on the start path. The calling thread is in
+		 * host's namespace, as /proc/sys/net follows it. */
+		char path[80];
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", host_name);
+		int f = open(path, O_WRONLY | O_CLOEXEC);
+		if (f >= 0) {
+			if (write(f, "1", 1) < 0) {
+				/* best effort: IPv6 on the host end only costs time */
+			}
+			close(f);
+		}
+	}
 	if ((r = skiff_nl_link_index(host, host_name)) < 0 || (ns->host_ifindex = r, r = skiff_nl_link_index(&ns->nl, "eth0")) < 0) {
 		ns->host_ifindex = 0;
 		return r; /* the pair goes with the namespace */
