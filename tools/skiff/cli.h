@@ -223,6 +223,35 @@ void cli_since(int64_t secs, char *out, size_t len);
 int64_t cli_parse_rfc3339(const char *s);
 /* Print one object through a non-table template, or as indented JSON. */
 int cli_print_formatted(struct cli *cli, const char *format, json_t *obj);
+/* Column titles for cli_print_rows from a NULL-terminated list of
+ * field, title pairs. */
+json_t *cli_header_map(const char *const *pairs);
+/* path = base, plus "?filters=..." when the --filter list has any. */
+void cli_filters_path(char *path, size_t len, const char *base, const char **list, size_t n);
+/* "k=v" list → object; a bare "k" maps to "" (docker's ConvertKVStringsToMap) */
+json_t *cli_kv_map(const char **v, size_t n);
+/* docker's sortorder.NaturalLess as a comparison: runs of digits compare
+ * as numbers, equal numbers with fewer leading zeros first. */
+int cli_natural_cmp(const char *a, const char *b);
+/* The objects of arr in cli_natural_cmp order of their "Name" (docker's ls
+ * order for networks and volumes); malloc'd, *n entries. */
+json_t **cli_sorted_by_name(json_t *arr, size_t *n);
+/* "k=v,k2=v2" of a label map, keys sorted (Go ranges in random order, and
+ * sorted is one of its orders); malloc'd. */
+char *cli_join_labels(json_t *labels);
+/* docker's prompt.Confirm: prints warning and " [y/N] ", true for a line
+ * starting with y or Y. */
+bool cli_confirm(const char *warning);
+/* GET base/<name>query for each argument, printed through --format or as
+ * one indented JSON array (dump_flags: jansson's, e.g. key order); the
+ * errors after, as docker does. Returns the exit status. */
+int cli_inspect_each(struct cli *cli, struct cli_opts *o, const char *base, const char *query, size_t dump_flags);
+/* Reports each message of errs (a JSON array of strings) as cli_failf
+ * does; 1 when there was any, else 0. */
+int cli_fail_all(struct cli *cli, json_t *errs);
+/* A prune's "Deleted Networks:" list and its blank line; nothing when
+ * list is empty. */
+void cli_print_deleted(const char *title, json_t *list);
 
 /* ---- tty.c ------------------------------------------------------------ */
 

@@ -10,14 +10,6 @@
 #include "cli.h"
 #include "../../userspace/lib/json.h"
 
-static json_t *header_map(const char *const *pairs)
-{
-	json_t *h = json_object();
-	for (; *pairs; pairs += 2)
-		json_object_set_new(h, pairs[0], json_string(pairs[1]));
-	return h;
-}
-
 static char *short_id(const char *id, bool trunc)
 {
 	if (!trunc)
@@ -122,7 +114,7 @@ static int cmd_images(struct cli *cli, struct cli_opts *o)
 					   "CreatedSince", "CREATED", "CreatedAt", "CREATED AT", "Size", "SIZE",
 					   "VirtualSize", "SIZE", "UniqueSize", "UNIQUE SIZE", "SharedSize", "SHARED SIZE", "Containers",
 					   "CONTAINERS", NULL };
-	_cleanup_json_ json_t *headers = header_map(hdr);
+	_cleanup_json_ json_t *headers = cli_header_map(hdr);
 	const char *def = digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 				  : "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 	return cli_print_rows(cli, fmt, def, rows, headers);
@@ -361,7 +353,7 @@ static int cmd_history(struct cli *cli, struct cli_opts *o)
 	}
 	static const char *const hdr[] = { "ID", "IMAGE", "CreatedSince", "CREATED", "CreatedAt", "CREATED AT",
 					   "CreatedBy", "CREATED BY", "Size", "SIZE", "Comment", "COMMENT", NULL };
-	_cleanup_json_ json_t *headers = header_map(hdr);
+	_cleanup_json_ json_t *headers = cli_header_map(hdr);
 	const char *fmt = opt_bool(o, "quiet") ? "{{.ID}}" : opt_str(o, "format", NULL);
 	return cli_print_rows(cli, fmt,
 			      human ? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"

@@ -1,7 +1,6 @@
 /* Network verbs (`skiff network create|ls|inspect|rm|prune|connect|disconnect`)
  * and `skiff port`: the requests and output of the docker CLI 28 over
  * /networks and a container's NetworkSettings.Ports. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,37 +10,6 @@
 #include "../../userspace/lib/json.h"
 
 #define PATH_FMT(buf, ...) snprintf(buf, sizeof(buf), __VA_ARGS__)
-
-/* "k=v" list → object (docker's opts.ConvertKVStringsToMap) */
-static json_t *kv_map(const char **v, size_t n)
-{
-	json_t *m = json_object();
-	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(v[i], '=');
-		_cleanup_free_ char *k = eq ? strndup(v[i], eq - v[i]) : strdup(v[i]);
-		json_object_set_new(m, k, json_string(eq ? eq + 1 : ""));
-	}
-	return m;
-}
-
-/* sortorder.NaturalLess, which docker sorts network names and port lines with */
-static int natural_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-			char *ea, *eb;
-			unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
-			if (x != y)
-				return x < y ? -1 : 1;
-			a = ea, b = eb;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++, b++;
-	}
-	return *a ? 1 : *b ? -1 : 0;
-}
 
 /* ---- create ------------------------------------------------------------- */
 
@@ -87,7 +55,7 @@ static int cmd_network_create(struct cli *cli, struct cli_opts *o)
 		json_object_set_new(body, "EnableIPv6", json_boolean(opt_bool(o, "ipv6")));
 	v = opt_list(o, "ipam-opt", &n);
 	json_object_set_new(body, "IPAM", json_pack("{s:s, s:o, s:o}", "Driver", opt_str(o, "ipam-driver", "default"),
-						    "Options", kv_map(v, n), "Config", cfg));
+						    "Options", cli_kv_map(v, n), "Config", cfg));
 	json_object_set_new(body, "Internal", json_boolean(opt_bool(o, "internal")));
 	json_object_set_new(body, "Attachable", json_boolean(opt_bool(o, "attachable")));
 	json_object_set_new(body, "Ingress", json_boolean(opt_bool(o, "ingress")));
@@ -95,9 +63,9 @@ static int cmd_network_create(struct cli *cli, struct cli_opts *o)
 	if (opt_set(o, "config-from"))
 		json_object_set_new(body, "ConfigFrom", json_pack("{s:s}", "Network", opt_str(o, "config-from", "")));
 	v = opt_list(o, "opt", &n);
-	json_object_set_new(body, "Options", kv_map(v, n));
+	json_object_set_new(body, "Options", cli_kv_map(v, n));
 	v = opt_list(o, "label", &n);
-	json_object_set_new(body, "Labels", kv_map(v, n));
+	json_object_set_new(body, "Labels", cli_kv_map(v, n));
 	_cleanup_json_ json_t *res = NULL;
 	if (cli_call(cli, "POST", "/networks/create", body, &res) < 0)
 		return cli_fail(cli, 1);
@@ -106,34 +74,6 @@ static int cmd_network_create(struct cli *cli, struct cli_opts *o)
 }
 
 /* ---- ls ----------------------------------------------------------------- */
-
-static int cmp_network(const void *x, const void *y)
-{
-	const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-	return natural_cmp(skiff_json_str(a, "Name", ""), skiff_json_str(b, "Name", ""));
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* "k=v,k2=v2" of a label map (Go ranges randomly; sorted is one order) */
-static char *join_labels(json_t *labels)
-{
-	size_t nl = json_object_size(labels), i = 0, cap = 1, len = 0;
-	_cleanup_free_ const char **keys = calloc(nl + 1, sizeof(*keys));
-	const char *k;
-	json_t *val;
-	json_object_foreach(labels, k, val) keys[i++] = k;
-	qsort(keys, nl, sizeof(*keys), cmp_strp);
-	for (i = 0; i < nl; i++)
-		cap += strlen(keys[i]) + strlen(skiff_json_str(labels, keys[i], "")) + 2;
-	char *s = calloc(1, cap);
-	for (i = 0; i < nl; i++)
-		len += sprintf(s + len, "%s%s=%s", i ? "," : "", keys[i], skiff_json_str(labels, keys[i], ""));
-	return s;
-}
 
 /* docker's networkContext: everything a --format template can name */
 static json_t *network_row(json_t *nw, bool trunc)
@@ -149,7 +89,7 @@ static json_t *network_row(json_t *nw, bool trunc)
 	json_object_set_new(row, "IPv6", json_string(json_is_true(json_object_get(nw, "EnableIPv6")) ? "true" : "false"));
 	json_object_set_new(row, "Internal", json_string(json_is_true(json_object_get(nw, "Internal")) ? "true" : "false"));
 	json_t *labels = json_object_get(nw, "Labels");
-	_cleanup_free_ char *joined = join_labels(labels);
+	_cleanup_free_ char *joined = cli_join_labels(labels);
 	json_object_set_new(row, "Labels", json_string(joined));
 	char ts[96];
 	const char *created = skiff_json_str(nw, "Created", "");
@@ -173,20 +113,15 @@ static json_t *network_row(json_t *nw, bool trunc)
 
 static int cmd_network_ls(struct cli *cli, struct cli_opts *o)
 {
-	char path[4096] = "/networks";
+	char path[4096];
 	size_t nf;
 	const char **f = opt_list(o, "filter", &nf);
-	_cleanup_free_ char *filters = cli_filters_query(f, nf);
-	if (filters)
-		PATH_FMT(path, "/networks?filters=%s", filters);
+	cli_filters_path(path, sizeof(path), "/networks", f, nf);
 	_cleanup_json_ json_t *res = NULL;
 	if (cli_call(cli, "GET", path, NULL, &res) < 0)
 		return cli_fail(cli, 1);
-	size_t n = json_array_size(res);
-	_cleanup_free_ json_t **sorted = calloc(n + 1, sizeof(*sorted));
-	for (size_t i = 0; i < n; i++)
-		sorted[i] = json_array_get(res, i);
-	qsort(sorted, n, sizeof(*sorted), cmp_network);
+	size_t n;
+	_cleanup_free_ json_t **sorted = cli_sorted_by_name(res, &n);
 	bool trunc = !opt_bool(o, "no-trunc");
 	_cleanup_json_ json_t *rows = json_array();
 	for (size_t i = 0; i < n; i++)
@@ -198,9 +133,7 @@ static int cmd_network_ls(struct cli *cli, struct cli_opts *o)
 					   "Scope",	"SCOPE",      "IPv4",	"IPV4",	    "IPv6",	 "IPV6",
 					   "Internal", "INTERNAL",  "Labels", "LABELS",    "CreatedAt", "CREATED AT",
 					   NULL };
-	_cleanup_json_ json_t *headers = json_object();
-	for (const char *const *h = hdr; *h; h += 2)
-		json_object_set_new(headers, h[0], json_string(h[1]));
+	_cleanup_json_ json_t *headers = cli_header_map(hdr);
 	return cli_print_rows(cli, fmt, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", rows, headers);
 }
 
@@ -208,35 +141,9 @@ static int cmd_network_ls(struct cli *cli, struct cli_opts *o)
 
 static int cmd_network_inspect(struct cli *cli, struct cli_opts *o)
 {
-	const char *fmt = opt_str(o, "format", NULL);
-	_cleanup_json_ json_t *all = json_array(), *errs = json_array();
-	char path[2048];
-	for (int i = 0; i < o->argc; i++) {
-		_cleanup_free_ char *en = cli_urlencode(o->argv[i]);
-		PATH_FMT(path, "/networks/%s%s", en, opt_bool(o, "verbose") ? "?verbose=true" : "");
-		json_t *v = NULL;
-		if (cli_call(cli, "GET", path, NULL, &v) < 0) {
-			json_array_append_new(errs, json_string(cli->err.msg));
-			continue;
-		}
-		if (fmt && *fmt) {
-			int r = cli_print_formatted(cli, fmt, v);
-			json_decref(v);
-			if (r)
-				return r;
-		} else {
-			json_array_append_new(all, v);
-		}
-	}
-	if (!fmt || !*fmt) {
-		/* docker indents the daemon's bytes: its key order is kept */
-		_cleanup_free_ char *s = json_dumps(all, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-		puts(s ? s : "[]");
-	}
-	size_t i;
-	json_t *e;
-	json_array_foreach(errs, i, e) cli_failf(cli, 1, "%s", json_string_value(e));
-	return json_array_size(errs) ? 1 : 0;
+	/* docker indents the daemon's bytes: its key order is kept */
+	return cli_inspect_each(cli, o, "/networks", opt_bool(o, "verbose") ? "?verbose=true" : "",
+				JSON_PRESERVE_ORDER);
 }
 
 static int cmd_network_rm(struct cli *cli, struct cli_opts *o)
@@ -260,47 +167,35 @@ static int cmd_network_rm(struct cli *cli, struct cli_opts *o)
 	return status;
 }
 
-/* docker's prompt.Confirm: a line starting with y or Y */
-static bool confirm(const char *warning)
-{
-	printf("%s [y/N] ", warning);
-	fflush(stdout);
-	char line[64];
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	char *p = line;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return (*p == 'y' || *p == 'Y') && (p[1] == '\n' || p[1] == '\r' || p[1] == 0 || p[1] == ' ');
-}
-
 static int cmd_network_prune(struct cli *cli, struct cli_opts *o)
 {
 	if (!opt_bool(o, "force") &&
-	    !confirm("WARNING! This will remove all custom networks not used by at least one container.\n"
+	    !cli_confirm("WARNING! This will remove all custom networks not used by at least one container.\n"
 		     "Are you sure you want to continue?"))
 		return 0;
 	size_t nf;
 	const char **f = opt_list(o, "filter", &nf);
-	char path[4096] = "/networks/prune";
-	_cleanup_free_ char *filters = cli_filters_query(f, nf);
-	if (filters)
-		PATH_FMT(path, "/networks/prune?filters=%s", filters);
+	char path[4096];
+	cli_filters_path(path, sizeof(path), "/networks/prune", f, nf);
 	_cleanup_json_ json_t *res = NULL;
 	if (cli_call(cli, "POST", path, NULL, &res) < 0)
 		return cli_fail(cli, 1);
-	json_t *del = json_object_get(res, "NetworksDeleted");
-	if (json_array_size(del)) {
-		size_t i;
-		json_t *v;
-		printf("Deleted Networks:\n");
-		json_array_foreach(del, i, v) printf("%s\n", json_string_value(v) ? json_string_value(v) : "");
-		printf("\n");
-	}
+	cli_print_deleted("Deleted Networks", json_object_get(res, "NetworksDeleted"));
 	return 0;
 }
 
 /* ---- connect, disconnect ------------------------------------------------ */
+
+/* POST /networks/<name>/<verb>: the exit status */
+static int network_post(struct cli *cli, const char *name, const char *verb, json_t *body)
+{
+	char path[2048];
+	_cleanup_free_ char *en = cli_urlencode(name);
+	PATH_FMT(path, "/networks/%s/%s", en, verb);
+	if (cli_call(cli, "POST", path, body, NULL) < 0)
+		return cli_fail(cli, 1);
+	return 0;
+}
 
 static int cmd_network_connect(struct cli *cli, struct cli_opts *o)
 {
@@ -332,26 +227,16 @@ static int cmd_network_connect(struct cli *cli, struct cli_opts *o)
 	json_object_set_new(ep, "Aliases", aliases);
 	json_object_set_new(ep, "MacAddress", json_string(""));
 	v = opt_list(o, "driver-opt", &n);
-	json_object_set_new(ep, "DriverOpts", kv_map(v, n));
+	json_object_set_new(ep, "DriverOpts", cli_kv_map(v, n));
 	json_object_set_new(ep, "GwPriority", json_integer(atoi(opt_str(o, "gw-priority", "0"))));
 	_cleanup_json_ json_t *body = json_pack("{s:s, s:o}", "Container", o->argv[1], "EndpointConfig", ep);
-	char path[2048];
-	_cleanup_free_ char *en = cli_urlencode(o->argv[0]);
-	PATH_FMT(path, "/networks/%s/connect", en);
-	if (cli_call(cli, "POST", path, body, NULL) < 0)
-		return cli_fail(cli, 1);
-	return 0;
+	return network_post(cli, o->argv[0], "connect", body);
 }
 
 static int cmd_network_disconnect(struct cli *cli, struct cli_opts *o)
 {
 	_cleanup_json_ json_t *body = json_pack("{s:s, s:b}", "Container", o->argv[1], "Force", opt_bool(o, "force"));
-	char path[2048];
-	_cleanup_free_ char *en = cli_urlencode(o->argv[0]);
-	PATH_FMT(path, "/networks/%s/disconnect", en);
-	if (cli_call(cli, "POST", path, body, NULL) < 0)
-		return cli_fail(cli, 1);
-	return 0;
+	return network_post(cli, o->argv[0], "disconnect", body);
 }
 
 /* ---- port --------------------------------------------------------------- */
@@ -369,7 +254,7 @@ static void host_port(json_t *b, char *out, size_t len)
 
 static int cmp_line(const void *a, const void *b)
 {
-	return natural_cmp(*(const char *const *)a, *(const char *const *)b);
+	return cli_natural_cmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 int cli_cmd_port(struct cli *cli, struct cli_opts *o)

@@ -321,9 +321,7 @@ static char *render(struct cli *cli, const char *fmt, bool trunc)
 					   "CPUPerc",   "CPU %",     "MemUsage", "MEM USAGE / LIMIT", "MemPerc", "MEM %",
 					   "NetIO",     "NET I/O",   "BlockIO",  "BLOCK I/O", "PIDs",	"PIDS",
 					   NULL };
-	_cleanup_json_ json_t *headers = json_object();
-	for (const char *const *h = hdr; *h; h += 2)
-		json_object_set_new(headers, h[0], json_string(h[1]));
+	_cleanup_json_ json_t *headers = cli_header_map(hdr);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&text, &len);

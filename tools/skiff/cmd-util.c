@@ -1,5 +1,7 @@
 /* Helpers the command files share: filter and timestamp query values the
- * way the docker CLI builds them, and printing rows through --format. */
+ * way the docker CLI builds them, printing rows through --format, and the
+ * pieces of the create/ls/inspect/rm/prune verbs that are the same for
+ * every object kind. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -209,4 +211,162 @@ int cli_print_formatted(struct cli *cli, const char *format, json_t *obj)
 	puts(out);
 	free(out);
 	return 0;
+}
+
+json_t *cli_header_map(const char *const *pairs)
+{
+	json_t *h = json_object();
+	for (; *pairs; pairs += 2)
+		json_object_set_new(h, pairs[0], json_string(pairs[1]));
+	return h;
+}
+
+void cli_filters_path(char *path, size_t len, const char *base, const char **list, size_t n)
+{
+	_cleanup_free_ char *filters = cli_filters_query(list, n);
+	if (filters)
+		snprintf(path, len, "%s?filters=%s", base, filters);
+	else
+		snprintf(path, len, "%s", base);
+}
+
+json_t *cli_kv_map(const char **v, size_t n)
+{
+	json_t *m = json_object();
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(v[i], '=');
+		_cleanup_free_ char *k = eq ? strndup(v[i], eq - v[i]) : strdup(v[i]);
+		json_object_set_new(m, k, json_string(eq ? eq + 1 : ""));
+	}
+	return m;
+}
+
+int cli_natural_cmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			const char *sa = a, *sb = b;
+			while (*sa == '0')
+				sa++;
+			while (*sb == '0')
+				sb++;
+			const char *ea = sa, *eb = sb;
+			while (isdigit((unsigned char)*ea))
+				ea++;
+			while (isdigit((unsigned char)*eb))
+				eb++;
+			if (ea - sa != eb - sb)
+				return ea - sa < eb - sb ? -1 : 1;
+			int c = strncmp(sa, sb, ea - sa);
+			if (c)
+				return c;
+			/* equal values: fewer leading zeros first */
+			if (sa - a != sb - b)
+				return sa - a < sb - b ? -1 : 1;
+			a = ea, b = eb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++, b++;
+	}
+	return *a ? 1 : *b ? -1 : 0;
+}
+
+static int cmp_by_name(const void *x, const void *y)
+{
+	const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
+	return cli_natural_cmp(skiff_json_str(a, "Name", ""), skiff_json_str(b, "Name", ""));
+}
+
+json_t **cli_sorted_by_name(json_t *arr, size_t *n)
+{
+	json_t **v;
+	*n = json_array_size(arr);
+	v = calloc(*n + 1, sizeof(*v));
+	if (!v) {
+		*n = 0;
+		return NULL;
+	}
+	for (size_t i = 0; i < *n; i++)
+		v[i] = json_array_get(arr, i);
+	qsort(v, *n, sizeof(*v), cmp_by_name);
+	return v;
+}
+
+char *cli_join_labels(json_t *labels)
+{
+	size_t nl = json_object_size(labels), i = 0, cap = 1, len = 0;
+	_cleanup_free_ const char **keys = calloc(nl + 1, sizeof(*keys));
+	const char *k;
+	json_t *val;
+	json_object_foreach(labels, k, val) keys[i++] = k;
+	qsort(keys, nl, sizeof(*keys), cmp_str);
+	for (i = 0; i < nl; i++)
+		cap += strlen(keys[i]) + strlen(skiff_json_str(labels, keys[i], "")) + 2;
+	char *s = calloc(1, cap);
+	for (i = 0; i < nl; i++)
+		len += sprintf(s + len, "%s%s=%s", i ? "," : "", keys[i], skiff_json_str(labels, keys[i], ""));
+	return s;
+}
+
+bool cli_confirm(const char *warning)
+{
+	printf("%s [y/N] ", warning);
+	fflush(stdout);
+	char line[64];
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	char *p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return (*p == 'y' || *p == 'Y') && (p[1] == '\n' || p[1] == '\r' || p[1] == 0 || p[1] == ' ');
+}
+
+int cli_fail_all(struct cli *cli, json_t *errs)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(errs, i, e) cli_failf(cli, 1, "%s", json_string_value(e));
+	return json_array_size(errs) ? 1 : 0;
+}
+
+int cli_inspect_each(struct cli *cli, struct cli_opts *o, const char *base, const char *query, size_t dump_flags)
+{
+	const char *fmt = opt_str(o, "format", NULL);
+	_cleanup_json_ json_t *all = json_array(), *errs = json_array();
+	char path[2048];
+	for (int i = 0; i < o->argc; i++) {
+		_cleanup_free_ char *en = cli_urlencode(o->argv[i]);
+		snprintf(path, sizeof(path), "%s/%s%s", base, en, query);
+		json_t *v = NULL;
+		if (cli_call(cli, "GET", path, NULL, &v) < 0) {
+			json_array_append_new(errs, json_string(cli->err.msg));
+			continue;
+		}
+		if (fmt && *fmt) {
+			int r = cli_print_formatted(cli, fmt, v);
+			json_decref(v);
+			if (r)
+				return r;
+		} else {
+			json_array_append_new(all, v);
+		}
+	}
+	if (!fmt || !*fmt) {
+		_cleanup_free_ char *s = json_dumps(all, JSON_INDENT(4) | dump_flags);
+		puts(s ? s : "[]");
+	}
+	return cli_fail_all(cli, errs);
+}
+
+void cli_print_deleted(const char *title, json_t *list)
+{
+	size_t i;
+	json_t *v;
+	if (!json_array_size(list))
+		return;
+	printf("%s:\n", title);
+	json_array_foreach(list, i, v) printf("%s\n", json_string_value(v) ? json_string_value(v) : "");
+	printf("\n");
 }

@@ -1,7 +1,6 @@
 /* Volume verbs (`skiff volume create|ls|inspect|rm|prune`): the requests and
  * the output of the docker CLI 28, over /volumes. Reached only through the
  * `volume` group, since ls/rm/inspect/prune also name container verbs. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +10,6 @@
 #include "../../userspace/lib/json.h"
 
 #define PATH_FMT(buf, ...) snprintf(buf, sizeof(buf), __VA_ARGS__)
-
-/* "k=v" list → object; a bare "k" maps to "" (docker's ConvertKVStringsToMap) */
-static json_t *kv_map(const char **v, size_t n)
-{
-	json_t *m = json_object();
-	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(v[i], '=');
-		_cleanup_free_ char *k = eq ? strndup(v[i], eq - v[i]) : strdup(v[i]);
-		json_object_set_new(m, k, json_string(eq ? eq + 1 : ""));
-	}
-	return m;
-}
 
 static int cmd_volume_create(struct cli *cli, struct cli_opts *o)
 {
@@ -38,10 +25,10 @@ static int cmd_volume_create(struct cli *cli, struct cli_opts *o)
 	size_t n;
 	const char **v = opt_list(o, "opt", &n);
 	if (n)
-		json_object_set_new(body, "DriverOpts", kv_map(v, n));
+		json_object_set_new(body, "DriverOpts", cli_kv_map(v, n));
 	v = opt_list(o, "label", &n);
 	if (n)
-		json_object_set_new(body, "Labels", kv_map(v, n));
+		json_object_set_new(body, "Labels", cli_kv_map(v, n));
 	if (*name)
 		json_object_set_new(body, "Name", json_string(name));
 	_cleanup_json_ json_t *res = NULL;
@@ -49,55 +36,6 @@ static int cmd_volume_create(struct cli *cli, struct cli_opts *o)
 		return cli_fail(cli, 1);
 	puts(skiff_json_str(res, "Name", ""));
 	return 0;
-}
-
-/* sortorder.NaturalLess: runs of digits compare as numbers */
-static int natural_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-			const char *sa = a, *sb = b;
-			while (*sa == '0')
-				sa++;
-			while (*sb == '0')
-				sb++;
-			const char *ea = sa, *eb = sb;
-			while (isdigit((unsigned char)*ea))
-				ea++;
-			while (isdigit((unsigned char)*eb))
-				eb++;
-			if (ea - sa != eb - sb)
-				return ea - sa < eb - sb ? -1 : 1;
-			int c = strncmp(sa, sb, ea - sa);
-			if (c)
-				return c;
-			/* equal values: fewer leading zeros first */
-			const char *za = a, *zb = b;
-			while (isdigit((unsigned char)*za))
-				za++;
-			while (isdigit((unsigned char)*zb))
-				zb++;
-			if (za - a != zb - b)
-				return za - a < zb - b ? -1 : 1;
-			a = ea, b = eb;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++, b++;
-	}
-	return *a ? 1 : *b ? -1 : 0;
-}
-
-static int cmp_volume(const void *x, const void *y)
-{
-	const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-	return natural_cmp(skiff_json_str(a, "Name", ""), skiff_json_str(b, "Name", ""));
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* docker's volumeContext: everything a --format template can name */
@@ -109,19 +47,7 @@ static json_t *volume_row(json_t *v)
 	json_object_set_new(row, "Scope", json_string(skiff_json_str(v, "Scope", "")));
 	json_object_set_new(row, "Mountpoint", json_string(skiff_json_str(v, "Mountpoint", "")));
 	json_t *labels = json_object_get(v, "Labels");
-	/* Go ranges over the map in random order; sorted is one of its orders */
-	size_t nl = json_object_size(labels), i = 0;
-	_cleanup_free_ const char **keys = calloc(nl + 1, sizeof(*keys));
-	const char *k;
-	json_t *val;
-	json_object_foreach(labels, k, val) keys[i++] = k;
-	qsort(keys, nl, sizeof(*keys), cmp_strp);
-	size_t cap = 1, len = 0;
-	for (i = 0; i < nl; i++)
-		cap += strlen(keys[i]) + strlen(skiff_json_str(labels, keys[i], "")) + 2;
-	_cleanup_free_ char *joined = calloc(1, cap);
-	for (i = 0; i < nl; i++)
-		len += sprintf(joined + len, "%s%s=%s", i ? "," : "", keys[i], skiff_json_str(labels, keys[i], ""));
+	_cleanup_free_ char *joined = cli_join_labels(labels);
 	json_object_set_new(row, "Labels", json_string(joined));
 	json_t *usage = json_object_get(v, "UsageData");
 	char buf[64];
@@ -148,21 +74,15 @@ static json_t *volume_row(json_t *v)
 
 static int cmd_volume_ls(struct cli *cli, struct cli_opts *o)
 {
-	char path[4096] = "/volumes";
+	char path[4096];
 	size_t nf;
 	const char **f = opt_list(o, "filter", &nf);
-	_cleanup_free_ char *filters = cli_filters_query(f, nf);
-	if (filters)
-		PATH_FMT(path, "/volumes?filters=%s", filters);
+	cli_filters_path(path, sizeof(path), "/volumes", f, nf);
 	_cleanup_json_ json_t *res = NULL;
 	if (cli_call(cli, "GET", path, NULL, &res) < 0)
 		return cli_fail(cli, 1);
-	json_t *vols = json_object_get(res, "Volumes");
-	size_t n = json_array_size(vols);
-	_cleanup_free_ json_t **sorted = calloc(n + 1, sizeof(*sorted));
-	for (size_t i = 0; i < n; i++)
-		sorted[i] = json_array_get(vols, i);
-	qsort(sorted, n, sizeof(*sorted), cmp_volume);
+	size_t n;
+	_cleanup_free_ json_t **sorted = cli_sorted_by_name(json_object_get(res, "Volumes"), &n);
 	_cleanup_json_ json_t *rows = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(rows, volume_row(sorted[i]));
@@ -175,43 +95,14 @@ static int cmd_volume_ls(struct cli *cli, struct cli_opts *o)
 					   "Mountpoint", "MOUNTPOINT", "Labels", "LABELS", "Links",	       "LINKS",
 					   "Size",  "SIZE",	   "Group",  "GROUP",  "Availability", "AVAILABILITY",
 					   "Status", "STATUS",	   NULL };
-	_cleanup_json_ json_t *headers = json_object();
-	for (const char *const *h = hdr; *h; h += 2)
-		json_object_set_new(headers, h[0], json_string(h[1]));
+	_cleanup_json_ json_t *headers = cli_header_map(hdr);
 	return cli_print_rows(cli, fmt, "table {{.Driver}}\t{{.Name}}", rows, headers);
 }
 
 static int cmd_volume_inspect(struct cli *cli, struct cli_opts *o)
 {
-	const char *fmt = opt_str(o, "format", NULL);
-	_cleanup_json_ json_t *all = json_array(), *errs = json_array();
-	char path[2048];
-	for (int i = 0; i < o->argc; i++) {
-		_cleanup_free_ char *en = cli_urlencode(o->argv[i]);
-		PATH_FMT(path, "/volumes/%s", en);
-		json_t *v = NULL;
-		if (cli_call(cli, "GET", path, NULL, &v) < 0) {
-			json_array_append_new(errs, json_string(cli->err.msg));
-			continue;
-		}
-		if (fmt && *fmt) {
-			int r = cli_print_formatted(cli, fmt, v);
-			json_decref(v);
-			if (r)
-				return r;
-		} else {
-			json_array_append_new(all, v);
-		}
-	}
-	if (!fmt || !*fmt) {
-		/* Go marshals the struct in field order (alphabetical here) and maps sorted */
-		_cleanup_free_ char *s = json_dumps(all, JSON_INDENT(4) | JSON_SORT_KEYS);
-		puts(s ? s : "[]");
-	}
-	size_t i;
-	json_t *e;
-	json_array_foreach(errs, i, e) cli_failf(cli, 1, "%s", json_string_value(e));
-	return json_array_size(errs) ? 1 : 0;
+	/* Go marshals the struct in field order (alphabetical here) and maps sorted */
+	return cli_inspect_each(cli, o, "/volumes", "", JSON_SORT_KEYS);
 }
 
 static int cmd_volume_rm(struct cli *cli, struct cli_opts *o)
@@ -228,24 +119,7 @@ static int cmd_volume_rm(struct cli *cli, struct cli_opts *o)
 		puts(o->argv[i]);
 	}
 	/* like docker: the names removed first, then every error */
-	size_t i;
-	json_t *e;
-	json_array_foreach(errs, i, e) cli_failf(cli, 1, "%s", json_string_value(e));
-	return json_array_size(errs) ? 1 : 0;
-}
-
-/* docker's prompt.Confirm: a line starting with y or Y */
-static bool confirm(const char *warning)
-{
-	printf("%s [y/N] ", warning);
-	fflush(stdout);
-	char line[64];
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	char *p = line;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return (*p == 'y' || *p == 'Y') && (p[1] == '\n' || p[1] == '\r' || p[1] == 0 || p[1] == ' ');
+	return cli_fail_all(cli, errs);
 }
 
 static int cmd_volume_prune(struct cli *cli, struct cli_opts *o)
@@ -262,28 +136,19 @@ static int cmd_volume_prune(struct cli *cli, struct cli_opts *o)
 	if (all)
 		list[nf++] = "all=true";
 	if (!opt_bool(o, "force") &&
-	    !confirm(all ? "WARNING! This will remove all local volumes not used by at least one container.\n"
+	    !cli_confirm(all ? "WARNING! This will remove all local volumes not used by at least one container.\n"
 			   "Are you sure you want to continue?"
 			 : "WARNING! This will remove anonymous local volumes not used by at least one container.\n"
 			   "Are you sure you want to continue?"))
 		return 0;
-	char path[4096] = "/volumes/prune";
-	_cleanup_free_ char *filters = cli_filters_query(list, nf);
-	if (filters)
-		PATH_FMT(path, "/volumes/prune?filters=%s", filters);
+	char path[4096];
+	cli_filters_path(path, sizeof(path), "/volumes/prune", list, nf);
 	_cleanup_json_ json_t *res = NULL;
 	if (cli_call(cli, "POST", path, NULL, &res) < 0)
 		return cli_fail(cli, 1);
 	json_t *del = json_object_get(res, "VolumesDeleted");
-	int64_t reclaimed = 0;
-	if (json_array_size(del)) {
-		size_t i;
-		json_t *v;
-		printf("Deleted Volumes:\n");
-		json_array_foreach(del, i, v) printf("%s\n", json_string_value(v) ? json_string_value(v) : "");
-		printf("\n");
-		reclaimed = skiff_json_int(res, "SpaceReclaimed", 0);
-	}
+	int64_t reclaimed = json_array_size(del) ? skiff_json_int(res, "SpaceReclaimed", 0) : 0;
+	cli_print_deleted("Deleted Volumes", del);
 	char sz[32];
 	cli_human_size((double)reclaimed, 4, sz, sizeof(sz));
 	printf("Total reclaimed space: %s\n", sz);
