@@ -353,13 +353,15 @@ static void q_add(struct query *q, const char *key, const char *val)
 
 /* KEY=VALUE list → {"KEY":"VALUE"}; a bare KEY takes its value from the
  * environment (docker's --build-arg FOO), or is sent as null when unset. */
-static json_t *kv_object(const char **list, size_t n, bool from_env)
+/* --build-arg k=v; a bare k takes its value from the environment, null
+ * when unset (docker's ValidateEnv, then ConvertKVStringsToMapWithNil) */
+static json_t *build_args(const char **list, size_t n)
 {
 	json_t *o = json_object();
 	for (size_t i = 0; i < n; i++) {
 		const char *eq = strchr(list[i], '=');
 		_cleanup_free_ char *k = eq ? strndup(list[i], eq - list[i]) : strdup(list[i]);
-		const char *v = eq ? eq + 1 : (from_env ? getenv(k) : "");
+		const char *v = eq ? eq + 1 : getenv(k);
 		json_object_set_new(o, k, v ? json_string(v) : json_null());
 	}
 	return o;
@@ -443,10 +445,10 @@ static int build_query(struct cli *cli, struct cli_opts *o, const char *dfname, 
 		return -EINVAL;
 	l = opt_list(o, "build-arg", &n);
 	if (n)
-		q_json(q, "buildargs", kv_object(l, n, true));
+		q_json(q, "buildargs", build_args(l, n));
 	l = opt_list(o, "label", &n);
 	if (n)
-		q_json(q, "labels", kv_object(l, n, false));
+		q_json(q, "labels", cli_kv_map(l, n));
 	l = opt_list(o, "cache-from", &n);
 	if (n) {
 		json_t *a = json_array();
