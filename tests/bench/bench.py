@@ -85,6 +85,18 @@ def mem(pid):
     return rss, pss
 
 
+def create_start(api, name, body):
+    """POST /containers/create and /start of body as name; the id."""
+    st, out = api("POST", "/containers/create?name=%s" % name, body)
+    if st != 201:
+        raise RuntimeError("create %s: %d %s" % (name, st, out[:200]))
+    cid = json.loads(out)["Id"]
+    st, out = api("POST", "/containers/%s/start" % cid)
+    if st != 204:
+        raise RuntimeError("start %s: %d %s" % (name, st, out[:200]))
+    return cid
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]

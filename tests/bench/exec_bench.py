@@ -43,17 +43,6 @@ def monitor_pid(sock_path):
         return None
 
 
-def create_start(api, name, body):
-    st, out = api("POST", "/containers/create?name=%s" % name, body)
-    if st != 201:
-        raise RuntimeError("create %s: %d %s" % (name, st, out[:200]))
-    cid = json.loads(out)["Id"]
-    st, out = api("POST", "/containers/%s/start" % cid)
-    if st != 204:
-        raise RuntimeError("start %s: %d %s" % (name, st, out[:200]))
-    return cid
-
-
 def raw_exec(sock_path, api, cid):
     """create + hijacked start + inspect, as the docker CLI does; returns the exit code."""
     st, out = api("POST", "/containers/%s/exec" % cid, {"Cmd": ["true"], "AttachStdout": True,
@@ -79,7 +68,7 @@ def parse_ts(s):
 
 def run(api, pid, sock_path, n=N):
     res = {"n": n}
-    cid = create_start(api, "bench-exec", {"Image": "busybox", "Cmd": ["sleep", "3600"]})
+    cid = bench.create_start(api, "bench-exec", {"Image": "busybox", "Cmd": ["sleep", "3600"]})
     try:
         env = dict(os.environ, DOCKER_HOST="unix://" + sock_path)
         if os.access(DOCKER, os.X_OK):
@@ -111,7 +100,7 @@ def run(api, pid, sock_path, n=N):
     ids = []
     try:
         for i in range(HEALTH_CONTAINERS):
-            ids.append(create_start(api, "bench-health-%d" % i, {
+            ids.append(bench.create_start(api, "bench-health-%d" % i, {
                 "Image": "busybox", "Cmd": ["sleep", "3600"],
                 "Healthcheck": {"Test": ["CMD", "true"], "Interval": HEALTH_INTERVAL_MS * 10**6}}))
         time.sleep(1)

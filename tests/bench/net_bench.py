@@ -151,17 +151,6 @@ def free_port(n=3):
     raise RuntimeError("no free port")
 
 
-def create_start(api, name, body):
-    st, out = api("POST", "/containers/create?name=%s" % name, body)
-    if st != 201:
-        raise RuntimeError("create %s: %d %s" % (name, st, out[:200]))
-    cid = json.loads(out)["Id"]
-    st, out = api("POST", "/containers/%s/start" % cid)
-    if st != 204:
-        raise RuntimeError("start %s: %d %s" % (name, st, out[:200]))
-    return cid
-
-
 def prog_test_run(cgroup):
     """{attach type: ns per run} of the programs attached to cgroup, by
     BPF_PROG_TEST_RUN (bpftool prog run) over a 64-byte IPv4/TCP packet."""
@@ -200,7 +189,7 @@ def run(api, pid, sock_path):
             res["start_%s_err" % mode] = err
     # -- the data path
     pub = free_port()
-    cid = create_start(api, "bench-net", {
+    cid = bench.create_start(api, "bench-net", {
         "Image": "busybox", "Cmd": ["sleep", "3600"],
         "ExposedPorts": {"5001/tcp": {}, "5002/tcp": {}, "5003/tcp": {}},
         "HostConfig": {"PortBindings": {"%d/tcp" % (5001 + i): [{"HostIp": "127.0.0.1", "HostPort": str(pub + i)}]
