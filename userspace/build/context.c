@@ -404,6 +404,38 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The names in d but . and .. (only those matching the fnmatch pattern
+ * pat, when set), sorted; *names is NULL when there are none. The caller
+ * frees each and *names. */
+static int read_sorted(DIR *d, const char *pat, char ***names, size_t *n)
+{
+	struct dirent *de;
+	char **v = NULL;
+	size_t nn = 0;
+
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (pat && fnmatch(pat, de->d_name, 0) != 0)
+			continue;
+		char **nv = realloc(v, (nn + 1) * sizeof(*nv));
+		if (!nv || !(nv[nn] = strdup(de->d_name))) {
+			v = nv ? nv : v;
+			for (size_t i = 0; i < nn; i++)
+				free(v[i]);
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		nn++;
+	}
+	if (v)
+		qsort(v, nn, sizeof(*v), cmp_str);
+	*names = v;
+	*n = nn;
+	return 0;
+}
+
 /* Expands the glob components of pat (cleaned) below prefix. */
 struct strv_acc {
 	char **v;
@@ -435,7 +467,6 @@ static int glob_walk(int rootfd, uint64_t res, const char *prefix, const char *p
 
 	int dfd = open_in(rootfd, prefix, O_RDONLY | O_DIRECTORY, res);
 	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
 	char **names = NULL;
 	size_t nn = 0;
 
@@ -445,22 +476,7 @@ static int glob_walk(int rootfd, uint64_t res, const char *prefix, const char *p
 		close(dfd);
 		return -errno;
 	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fnmatch(comp, de->d_name, 0) != 0)
-			continue;
-		char **v = realloc(names, (nn + 1) * sizeof(*v));
-		if (!v || !(v[nn] = strdup(de->d_name))) {
-			names = v ? v : names;
-			r = -ENOMEM;
-			break;
-		}
-		names = v;
-		nn++;
-	}
-	if (names)
-		qsort(names, nn, sizeof(*names), cmp_str);
+	r = read_sorted(d, comp, &names, &nn);
 	for (size_t i = 0; r >= 0 && i < nn; i++) {
 		_cleanup_free_ char *np = NULL;
 		if (asprintf(&np, "%s%s%s", prefix, *prefix ? "/" : "", names[i]) < 0) {
@@ -587,7 +603,6 @@ static int hash_entry(struct skiff_sha256 *c, int pdir, const char *name, const 
 	} else if (S_ISDIR(st.st_mode)) {
 		int dfd = openat(pdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		_cleanup_closedir_ DIR *d = NULL;
-		struct dirent *de;
 		char **names = NULL;
 		size_t nn = 0;
 
@@ -597,23 +612,7 @@ static int hash_entry(struct skiff_sha256 *c, int pdir, const char *name, const 
 			close(dfd);
 			return -errno;
 		}
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			char **v = realloc(names, (nn + 1) * sizeof(*v));
-			if (!v) {
-				r = -ENOMEM;
-				break;
-			}
-			names = v;
-			if (!(names[nn] = strdup(de->d_name))) {
-				r = -ENOMEM;
-				break;
-			}
-			nn++;
-		}
-		if (names)
-			qsort(names, nn, sizeof(*names), cmp_str);
+		r = read_sorted(d, NULL, &names, &nn);
 		for (size_t i = 0; r >= 0 && i < nn; i++) {
 			_cleanup_free_ char *sub = NULL;
 			if (asprintf(&sub, "%s/%s", rel, names[i]) < 0)
