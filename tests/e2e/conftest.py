@@ -593,23 +593,32 @@ def skiff(daemon):
     return run
 
 
-@pytest.fixture
-def name(request, daemon):
-    """name() -> a fresh container name; every container so named is
-    force-removed after the test."""
+def _removed_after(daemon, make, delete_path):
+    """Body of the name, image_name and net fixtures: yields new(...), which makes a name
+    with make and remembers it; after the test each is DELETEd at
+    delete_path % name (errors ignored: the test may have removed it)."""
     made = []
 
-    def new(prefix=None):
-        base = (prefix or request.node.name).replace("[", "-").replace("]", "").replace("_", "-")
-        n = "e2e-%s-%s" % (base[:40].strip("-"), uuid.uuid4().hex[:6])
+    def new(*args, **kw):
+        n = make(*args, **kw)
         made.append(n)
         return n
     yield new
     for n in made:
         try:
-            daemon.request("DELETE", "/containers/%s?force=1" % n, timeout=30)
+            daemon.request("DELETE", delete_path % n, timeout=30)
         except OSError:
             pass
+
+
+@pytest.fixture
+def name(request, daemon):
+    """name() -> a fresh container name; every container so named is
+    force-removed after the test."""
+    def make(prefix=None):
+        base = (prefix or request.node.name).replace("[", "-").replace("]", "").replace("_", "-")
+        return "e2e-%s-%s" % (base[:40].strip("-"), uuid.uuid4().hex[:6])
+    yield from _removed_after(daemon, make, "/containers/%s?force=1")
 
 
 def wait_for(pred, timeout=10, interval=0.05, what="condition"):
@@ -671,19 +680,10 @@ def workdir():
 @pytest.fixture
 def image_name(request, daemon):
     """image_name() -> a fresh "e2e-...:tag" reference, force-removed after the test."""
-    made = []
-
-    def new(tag="1"):
+    def make(tag="1"):
         base = request.node.name.replace("[", "-").replace("]", "").replace("_", "-").lower()
-        n = "e2e-%s-%s:%s" % (base[:30].strip("-"), uuid.uuid4().hex[:6], tag)
-        made.append(n)
-        return n
-    yield new
-    for n in made:
-        try:
-            daemon.request("DELETE", "/images/%s?force=1" % n, timeout=30)
-        except OSError:
-            pass
+        return "e2e-%s-%s:%s" % (base[:30].strip("-"), uuid.uuid4().hex[:6], tag)
+    yield from _removed_after(daemon, make, "/images/%s?force=1")
 
 
 def vname(prefix="v"):
@@ -777,18 +777,9 @@ def remote_host():
 def net(request, daemon):
     """net() -> a fresh network name; every network so named is removed
     (after the containers of the test, whose fixture runs later) after the test."""
-    made = []
-
-    def new(prefix="n"):
-        n = "e2e-%s-%s" % (prefix, uuid.uuid4().hex[:8])
-        made.append(n)
-        return n
-    yield new
-    for n in made:
-        try:
-            daemon.request("DELETE", "/networks/%s" % n, timeout=30)
-        except OSError:
-            pass
+    def make(prefix="n"):
+        return "e2e-%s-%s" % (prefix, uuid.uuid4().hex[:8])
+    yield from _removed_after(daemon, make, "/networks/%s")
 
 
 @pytest.fixture
