@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "../daemon/container-config.h"
@@ -1333,6 +1334,20 @@ int skiff_net_cleanup(const char *data_root, const struct skiff_net_opts *o, str
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "opening rtnetlink");
 	skiff_nl_link_del(&nl, bridge);
+	{
+		/* pooled pairs die with their skiffd's fds; one whose process is
+		 * gone (skp<pid hex><n>) can only be a kernel still tearing it down */
+		char **names = NULL;
+		if (skiff_nl_links_with_prefix(&nl, SKIFF_NETNS_POOL_PREFIX, &names) == 0) {
+			for (char **v = names; *v; v++) {
+				char pid[7];
+				snprintf(pid, sizeof(pid), "%.6s", *v + strlen(SKIFF_NETNS_POOL_PREFIX));
+				if (strlen(*v) == 15 && kill((pid_t)strtol(pid, NULL, 16), 0) < 0 && errno == ESRCH)
+					skiff_nl_link_del(&nl, *v);
+			}
+			skiff_strvfree(names);
+		}
+	}
 	while (dir && (de = readdir(dir))) {
 		_cleanup_free_ char *p = NULL;
 		_cleanup_json_ json_t *j = NULL;
