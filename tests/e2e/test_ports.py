@@ -240,6 +240,15 @@ def test_port_conflict_within_one_container(docker, daemon, name):
     assert wait_http("127.0.0.1", port)[1] == b"free-again\n"
 
 
+def test_bad_port_specs_fail_the_create(docker, daemon, name):
+    """IPv6 host addresses are refused honestly (skiff publishes IPv4 only),
+    at create, and nothing is left behind."""
+    c = name()
+    r = docker("create", "--name", c, "-p", "[::1]:%d:80" % free_port(), IMAGE, check=False)
+    assert r.returncode == 1 and "IPv6 port bindings are not supported by skiff" in r.stderr, r
+    assert c not in docker("ps", "-a", "--format", "{{.Names}}").stdout
+
+
 # ---------------------------------------------------------------- accounting
 
 def test_stats_grow_with_a_10mb_transfer(docker, daemon, name):

@@ -34,6 +34,7 @@
 #include "../runtime/cgroup.h"
 #include "../runtime/start-trace.h"
 #include "net-internal.h"
+#include "ports.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
 #define NETNS_POOL_SIZE 4
@@ -349,6 +350,16 @@ int skiff_net_ctr_create(struct skiff_daemon *d, struct skiff_ctr *c, struct ski
 	}
 	if (!m)
 		return skiff_error_set(err, SKIFF_EUNAVAIL, ENOTCONN, "networking is not available");
+	{ /* bad port specs (IPv6 host addresses included) fail the create, not a later start */
+		struct skiff_port *p = NULL;
+		size_t np = 0;
+		int r = skiff_ports_parse(json_object_get(c->host_config, "PortBindings"),
+					  skiff_json_bool(c->host_config, "PublishAllPorts", false),
+					  json_object_get(c->config, "ExposedPorts"), &p, NULL, &np, err);
+		free(p);
+		if (r < 0)
+			return r;
+	}
 	if (in && !json_is_object(in) && !json_is_null(in))
 		return skiff_error_set(err, SKIFF_EINVAL, EINVAL, "NetworkingConfig.EndpointsConfig must be an object");
 	if (json_object_size(in) > 1 && (nm == SKIFF_NET_HOST || nm == SKIFF_NET_NONE))
