@@ -514,8 +514,10 @@ def busybox_tar():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def start_daemon(tag, busybox_tar):
+def start_daemon(tag, busybox_tar, extra=()):
+    """A started Skiffd with busybox loaded; extra: its extra_args."""
     d = Skiffd(tag)
+    d.extra_args = list(extra)
     try:
         d.start()
         d.load_image(busybox_tar)
@@ -789,14 +791,7 @@ def own_daemon(busybox_tar):
     made = []
 
     def new(tag, extra=()):
-        d = Skiffd(tag)
-        d.extra_args = list(extra)
-        try:
-            d.start()
-            d.load_image(busybox_tar)
-        except BaseException:
-            d.destroy()
-            raise
+        d = start_daemon(tag, busybox_tar, extra)
         made.append(d)
         return d
     yield new
