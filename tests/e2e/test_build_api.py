@@ -142,7 +142,8 @@ CMD ["hello"]
     daemon.request("POST", "/containers/%s/start" % cid)
     daemon.request("POST", "/containers/%s/wait" % cid)
     logs = daemon.request("GET", "/containers/%s/logs?stdout=1" % cid).body
-    daemon.request("DELETE", "/containers/%s?force=1" % cid)
+    # v=1: the image's VOLUME made an anonymous volume; leave nothing behind
+    daemon.request("DELETE", "/containers/%s?force=1&v=1" % cid)
     assert b"/app/sub" in logs
 
 
