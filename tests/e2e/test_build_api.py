@@ -317,6 +317,10 @@ def test_disconnect_cancels_and_cleans(daemon):
                 except OSError:
                     pass
         return out
+    # "started" comes before the shell has forked sleep: give it a moment
+    end = time.time() + 10
+    while not sleepers() and time.time() < end:
+        time.sleep(0.05)
     assert sleepers()
     s.close()
     end = time.time() + 15
