@@ -44,7 +44,6 @@ def hostconfig_ports(daemon, name):
     ["-p", "127.0.0.1::80"],
     ["-p", "9000-9001:80-81"],
     ["-p", "9000-9010:80"],
-    ["-p", "[::1]:8080:80"],
     ["-p", "80-82/udp", "-p", "90"],
     ["--expose", "7000-7002/udp", "-P"],
 ])
@@ -53,6 +52,15 @@ def test_create_port_flags_match_docker(skiff, docker, daemon, name, spec):
     skiff("create", "--name", s, *spec, IMAGE, "true")
     docker("create", "--name", d, *spec, IMAGE, "true")
     assert hostconfig_ports(daemon, s) == hostconfig_ports(daemon, d)
+
+
+def test_create_ipv6_port_refused_like_docker(skiff, docker, name):
+    """skiff publishes IPv4 only: both CLIs get the daemon's 400 at create."""
+    s = skiff("create", "--name", name("s"), "-p", "[::1]:8080:80", IMAGE, "true", check=False)
+    d = docker("create", "--name", name("d"), "-p", "[::1]:8080:80", IMAGE, "true", check=False)
+    msg = "IPv6 port bindings are not supported by skiff (HostIp ::1)"
+    assert s.returncode != 0 and msg in s.stderr, s
+    assert d.returncode != 0 and msg in d.stderr, d
 
 
 def test_create_network_flags_match_docker(skiff, docker, daemon, name, net):
