@@ -3,6 +3,7 @@
  * names from the lookup callback, everything else relayed to upstreams.
  * Packets come from containers: every read is bounded by the length. */
 #include "dns.h"
+#include "dns-internal.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -269,21 +270,28 @@ static void fwd_answer(struct fwd *f, unsigned char *msg, size_t len)
 	fwd_free(f);
 }
 
+/* An error reply with id to the query msg (parsed before, so its question
+ * normally parses again; header-only when it does not). Parsing again keeps
+ * struct fwd small and is cheap. */
+static size_t build_error_reply(unsigned char *buf, size_t cap, uint16_t id, const unsigned char *msg, size_t len,
+				int rcode)
+{
+	struct question q;
+	size_t next;
+
+	if (parse_name(msg, len, DNS_HDR, q.name, &next) == 0 && next + 4 <= len) {
+		q.type = rd16(msg + next);
+		q.cls = rd16(msg + next + 2);
+		return build_reply(buf, cap, id, rd16(msg + 2), &q, rcode, NULL, 0);
+	}
+	return build_reply(buf, cap, id, rd16(msg + 2), NULL, rcode, NULL, 0);
+}
+
 static void fwd_servfail(struct fwd *f)
 {
 	unsigned char buf[DNS_UDP_MAX];
-	struct question q;
-	size_t next, n;
+	size_t n = build_error_reply(buf, sizeof(buf), f->client_id, f->query, f->qlen, RC_SERVFAIL);
 
-	/* The query was parsed before it was forwarded; parse again for the
-	 * question (cheap, and keeps struct fwd small). */
-	if (parse_name(f->query, f->qlen, DNS_HDR, q.name, &next) == 0 && next + 4 <= f->qlen) {
-		q.type = rd16(f->query + next);
-		q.cls = rd16(f->query + next + 2);
-		n = build_reply(buf, sizeof(buf), f->client_id, rd16(f->query + 2), &q, RC_SERVFAIL, NULL, 0);
-	} else {
-		n = build_reply(buf, sizeof(buf), f->client_id, rd16(f->query + 2), NULL, RC_SERVFAIL, NULL, 0);
-	}
 	reply_to(f->l, &f->client, f->conn, buf, n);
 	fwd_free(f);
 }
@@ -439,7 +447,7 @@ static int fwd_try(struct fwd *f)
 /* Takes a copy of the query; replies REFUSED when too many are in flight
  * and SERVFAIL when there is no upstream to ask. */
 static void forward(struct skiff_dns *dns, struct listener *l, const struct sockaddr_in *client, struct tconn *conn,
-		    const unsigned char *msg, size_t len, const struct question *q)
+		    const unsigned char *msg, size_t len)
 {
 	unsigned char buf[DNS_UDP_MAX];
 	int rcode = RC_SERVFAIL;
@@ -480,31 +488,31 @@ static void forward(struct skiff_dns *dns, struct listener *l, const struct sock
 			free(f->query);
 		free(f);
 	}
-	size_t n = build_reply(buf, sizeof(buf), rd16(msg), rd16(msg + 2), q, rcode, NULL, 0);
+	size_t n = build_error_reply(buf, sizeof(buf), rd16(msg), msg, len, rcode);
 	reply_to(l, client, conn, buf, n);
 }
 
 /* ---- queries ---- */
 
-static void handle_query(struct skiff_dns *dns, struct listener *l, const struct sockaddr_in *client,
-			 struct tconn *conn, const unsigned char *msg, size_t len)
+enum skiff_dns_verdict skiff_dns_answer(skiff_dns_lookup_fn lookup, void *data, uint32_t client_ip,
+				       const unsigned char *msg, size_t len, unsigned char *buf, size_t cap, size_t *n)
 {
-	unsigned char buf[DNS_UDP_MAX];
 	struct question q;
-	size_t next, n;
+	size_t next;
 
-	if (len < DNS_HDR)
-		return; /* not even a header to answer to */
+	*n = 0;
+	if (len < DNS_HDR || cap < DNS_UDP_MAX)
+		return SKIFF_DNS_DROP; /* not even a header to answer to */
 	uint16_t id = rd16(msg), flags = rd16(msg + 2);
 	if (flags & 0x8000)
-		return; /* a response: never answer those (reflection loops) */
+		return SKIFF_DNS_DROP; /* a response: never answer those (reflection loops) */
 	if (((flags >> 11) & 0xf) != 0) {
-		n = build_reply(buf, sizeof(buf), id, flags, NULL, RC_NOTIMP, NULL, 0);
-		goto reply;
+		*n = build_reply(buf, cap, id, flags, NULL, RC_NOTIMP, NULL, 0);
+		return SKIFF_DNS_REPLY;
 	}
 	if (rd16(msg + 4) != 1 || parse_name(msg, len, DNS_HDR, q.name, &next) < 0 || next + 4 > len) {
-		n = build_reply(buf, sizeof(buf), id, flags, NULL, RC_FORMERR, NULL, 0);
-		goto reply;
+		*n = build_reply(buf, cap, id, flags, NULL, RC_FORMERR, NULL, 0);
+		return SKIFF_DNS_REPLY;
 	}
 	q.type = rd16(msg + next);
 	q.cls = rd16(msg + next + 2);
@@ -517,9 +525,8 @@ static void handle_query(struct skiff_dns *dns, struct listener *l, const struct
 
 	uint32_t addrs[MAX_ADDRS];
 	int na = 0;
-	if (lower[0] && q.cls == C_IN && dns->lookup) {
-		uint32_t cip = client ? ntohl(client->sin_addr.s_addr) : 0;
-		na = dns->lookup(dns->data, cip, lower, addrs, MAX_ADDRS);
+	if (lower[0] && q.cls == C_IN && lookup) {
+		na = lookup(data, client_ip, lower, addrs, MAX_ADDRS);
 		if (na > MAX_ADDRS)
 			na = MAX_ADDRS;
 		if (na < 0)
@@ -528,17 +535,33 @@ static void handle_query(struct skiff_dns *dns, struct listener *l, const struct
 	if (na > 0) {
 		/* A container's name: A records; AAAA and the rest: no data. */
 		bool a = q.type == T_A || q.type == T_ANY;
-		n = build_reply(buf, sizeof(buf), id, flags, &q, RC_OK, addrs, a ? na : 0);
-		goto reply;
+		*n = build_reply(buf, cap, id, flags, &q, RC_OK, addrs, a ? na : 0);
+		return SKIFF_DNS_REPLY;
 	}
 	if (lower[0] && !strchr(lower, '.')) {
-		n = build_reply(buf, sizeof(buf), id, flags, &q, RC_NXDOMAIN, NULL, 0);
-		goto reply;
+		*n = build_reply(buf, cap, id, flags, &q, RC_NXDOMAIN, NULL, 0);
+		return SKIFF_DNS_REPLY;
 	}
-	forward(dns, l, client, conn, msg, len, &q);
-	return;
-reply:
-	reply_to(l, client, conn, buf, n);
+	return SKIFF_DNS_FORWARD;
+}
+
+static void handle_query(struct skiff_dns *dns, struct listener *l, const struct sockaddr_in *client,
+			 struct tconn *conn, const unsigned char *msg, size_t len)
+{
+	unsigned char buf[DNS_UDP_MAX];
+	size_t n;
+	uint32_t cip = client ? ntohl(client->sin_addr.s_addr) : 0;
+
+	switch (skiff_dns_answer(dns->lookup, dns->data, cip, msg, len, buf, sizeof(buf), &n)) {
+	case SKIFF_DNS_DROP:
+		return;
+	case SKIFF_DNS_REPLY:
+		reply_to(l, client, conn, buf, n);
+		return;
+	case SKIFF_DNS_FORWARD:
+		forward(dns, l, client, conn, msg, len);
+		return;
+	}
 }
 
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
