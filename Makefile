@@ -139,9 +139,45 @@ install: all
 kmod:
 	@echo "kmod: the optional kernel module is not built yet" >&2; exit 1
 
+# Fuzzing (tests/fuzz/fuzz-<name>.c, libFuzzer): the parsers of hostile input
+# and what they need, compiled again with clang's fuzzer and sanitizer
+# instrumentation into build/fuzz/. `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_CC := clang-14
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIB_SRCS := $(wildcard userspace/lib/*.c) userspace/net/dns.c userspace/image/tar.c userspace/image/tar-extract.c api/http.c api/router.c \
+                 $(addprefix userspace/build/,dockerfile.c expand.c lex.c dockerignore.c)
+FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	$(call msg,FUZZ-CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libskiff-fuzz.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(BUILD)/fuzz/libskiff-fuzz.a
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libskiff-fuzz.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)tools/dev/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-smoke: fuzz-build
+	$(Q)tools/dev/run-fuzz 10 $(FUZZ_BINS)
+
+.PHONY: fuzz fuzz-build fuzz-smoke
+
 clean:
 	rm -rf $(BUILD)
 
 .PHONY: all unit deps test test-unit test-e2e demo bench check install kmod clean
 
--include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests $(BUILD)/fuzz -name '*.d' 2>/dev/null)

@@ -99,21 +99,27 @@ static void wr16(unsigned char *p, uint16_t v)
 	p[1] = v & 0xff;
 }
 
-/* The one question of a query, as parsed. name keeps the client's case. */
+/* The one question of a query, as parsed. name keeps the client's case;
+ * wire is the name as sent (uncompressed), echoed in replies so that the
+ * question there is byte for byte the one asked. */
 struct question {
 	char name[256];
+	unsigned char wire[256];
+	size_t wirelen;
+	bool dotted_label; /* a label holds a '.': name is ambiguous, never a container's */
 	uint16_t type, cls;
 };
 
-/* Reads the name at off into out (dotted, no trailing dot). Compression
- * pointers may only point backwards, which rules out loops; labels with a
- * NUL byte or a name over 255 bytes are malformed. *next is where the
- * field after the name starts. */
-static int parse_name(const unsigned char *pkt, size_t len, size_t off, char *out, size_t *next)
+/* Reads the name at off into q (dotted, no trailing dot, and its wire
+ * form). Compression pointers may only point backwards, which rules out
+ * loops; labels with a NUL byte or a name over 255 bytes are malformed.
+ * *next is where the field after the name starts. */
+static int parse_name(const unsigned char *pkt, size_t len, size_t off, struct question *q, size_t *next)
 {
 	size_t pos = off, o = 0, wire = 0;
 	bool jumped = false;
 
+	q->dotted_label = false;
 	for (;;) {
 		if (pos >= len)
 			return -EBADMSG;
@@ -139,41 +145,24 @@ static int parse_name(const unsigned char *pkt, size_t len, size_t off, char *ou
 		}
 		if (pos + 1 + c > len)
 			return -EBADMSG;
-		wire += c + 1;
-		if (wire > 254)
+		if (wire + c + 1 > 254)
 			return -EBADMSG;
+		memcpy(q->wire + wire, pkt + pos, c + 1);
+		wire += c + 1;
 		if (o)
-			out[o++] = '.';
+			q->name[o++] = '.';
 		for (unsigned i = 0; i < c; i++) {
 			if (!pkt[pos + 1 + i])
 				return -EBADMSG;
-			out[o++] = (char)pkt[pos + 1 + i];
+			q->dotted_label |= pkt[pos + 1 + i] == '.';
+			q->name[o++] = (char)pkt[pos + 1 + i];
 		}
 		pos += 1 + c;
 	}
-	out[o] = '\0';
+	q->name[o] = '\0';
+	q->wire[wire++] = 0;
+	q->wirelen = wire;
 	return 0;
-}
-
-/* Appends name as labels; the dotted form came from parse_name, so every
- * label is 1..63 bytes. Returns the new length, or 0 when it does not fit. */
-static size_t put_name(unsigned char *buf, size_t off, size_t cap, const char *name)
-{
-	const char *p = name;
-	while (*p) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		if (n == 0 || n > 63 || off + 1 + n >= cap)
-			return 0;
-		buf[off++] = (unsigned char)n;
-		memcpy(buf + off, p, n);
-		off += n;
-		p += n + (dot ? 1 : 0);
-	}
-	if (off >= cap)
-		return 0;
-	buf[off++] = 0;
-	return off;
 }
 
 /* Builds a reply to a query with id/flags from q (q may be NULL: header
@@ -191,10 +180,10 @@ static size_t build_reply(unsigned char *buf, size_t cap, uint16_t id, uint16_t 
 	off = DNS_HDR;
 	if (!q)
 		return off;
-	size_t n = put_name(buf, off, cap, q->name);
-	if (!n || n + 4 > cap)
+	if (off + q->wirelen + 4 > cap)
 		return DNS_HDR; /* cannot happen for a parsed name; header-only is still a reply */
-	off = n;
+	memcpy(buf + off, q->wire, q->wirelen);
+	off += q->wirelen;
 	wr16(buf + off, q->type);
 	wr16(buf + off + 2, q->cls);
 	off += 4;
@@ -279,7 +268,7 @@ static size_t build_error_reply(unsigned char *buf, size_t cap, uint16_t id, con
 	struct question q;
 	size_t next;
 
-	if (parse_name(msg, len, DNS_HDR, q.name, &next) == 0 && next + 4 <= len) {
+	if (parse_name(msg, len, DNS_HDR, &q, &next) == 0 && next + 4 <= len) {
 		q.type = rd16(msg + next);
 		q.cls = rd16(msg + next + 2);
 		return build_reply(buf, cap, id, rd16(msg + 2), &q, rcode, NULL, 0);
@@ -510,7 +499,7 @@ enum skiff_dns_verdict skiff_dns_answer(skiff_dns_lookup_fn lookup, void *data, 
 		*n = build_reply(buf, cap, id, flags, NULL, RC_NOTIMP, NULL, 0);
 		return SKIFF_DNS_REPLY;
 	}
-	if (rd16(msg + 4) != 1 || parse_name(msg, len, DNS_HDR, q.name, &next) < 0 || next + 4 > len) {
+	if (rd16(msg + 4) != 1 || parse_name(msg, len, DNS_HDR, &q, &next) < 0 || next + 4 > len) {
 		*n = build_reply(buf, cap, id, flags, NULL, RC_FORMERR, NULL, 0);
 		return SKIFF_DNS_REPLY;
 	}
@@ -525,6 +514,10 @@ enum skiff_dns_verdict skiff_dns_answer(skiff_dns_lookup_fn lookup, void *data, 
 
 	uint32_t addrs[MAX_ADDRS];
 	int na = 0;
+	/* A '.' inside a label would make "web.net" (one label) look like
+	 * web on net: such names are not ours to answer. */
+	if (q.dotted_label)
+		return SKIFF_DNS_FORWARD;
 	if (lower[0] && q.cls == C_IN && lookup) {
 		na = lookup(data, client_ip, lower, addrs, MAX_ADDRS);
 		if (na > MAX_ADDRS)
