@@ -107,7 +107,7 @@ unit: $(UNIT_BINS)
 deps:
 	$(Q)tools/dev/deps build
 
-test-unit: all unit
+test-unit: all unit fuzz-build
 	$(Q)tools/dev/run-tests unit
 
 test-e2e: all
@@ -116,7 +116,7 @@ test-e2e: all
 # The README's test command: installs what tests need, builds, runs everything.
 test:
 	$(Q)tools/dev/deps test
-	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory all unit fuzz-build
 	$(Q)tools/dev/run-tests all
 
 demo:
@@ -163,7 +163,7 @@ $(BUILD)/fuzz/libskiff-fuzz.a: $(FUZZ_LIB_OBJS)
 
 $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(BUILD)/fuzz/libskiff-fuzz.a
 	$(call msg,FUZZ-LD,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libskiff-fuzz.a $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(BUILD)/fuzz/libskiff-fuzz.a $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 

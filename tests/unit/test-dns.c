@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../userspace/net/dns-internal.h"
 #include "../../userspace/net/dns.h"
 
 #define LO 0x7f000001u
@@ -533,6 +534,26 @@ TEST_F(dns, listen_twice_conflicts_and_unlisten_frees_the_port)
 	close(u);
 	close(t);
 	EXPECT_EQ(0, skiff_dns_listen(self->dns, LO, (uint16_t)self->port, &err)) TH_LOG("%s", err.msg);
+}
+
+/* Found by tests/fuzz/fuzz-dns: one label "web.alias" was answered as the
+ * two-label name web.alias and the reply's question re-encoded as two
+ * labels, so it no longer matched the query. Such names are forwarded now,
+ * and a reply's question is the query's, byte for byte (case kept). */
+TEST(answer_echoes_the_question_and_forwards_dotted_labels)
+{
+	static const unsigned char dotted[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+						9, 'w', 'e', 'b', '.', 'a', 'l', 'i', 'a', 's', 0, 0, 1, 0, 1 };
+	static const unsigned char two[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+					     3, 'W', 'e', 'B', 5, 'a', 'l', 'i', 'a', 's', 0, 0, 1, 0, 1 };
+	unsigned char buf[512];
+	size_t n = 0;
+
+	ASSERT_EQ(SKIFF_DNS_FORWARD, skiff_dns_answer(fake_lookup, NULL, LO, dotted, sizeof(dotted), buf, sizeof(buf), &n));
+	ASSERT_EQ(SKIFF_DNS_REPLY, skiff_dns_answer(fake_lookup, NULL, LO, two, sizeof(two), buf, sizeof(buf), &n));
+	ASSERT_EQ(sizeof(two) + 16, n); /* the question and one A record */
+	EXPECT_EQ(0, memcmp(buf + 12, two + 12, sizeof(two) - 12));
+	EXPECT_EQ(1, buf[7]);
 }
 
 TEST_HARNESS_MAIN
