@@ -600,6 +600,7 @@ static int ep_make(struct skiff_net *m, struct net_ctr *nc, struct skiff_network
 	}
 	START_TRACE(nc->id, "net:ep:veth");
 	r = skiff_netns_link_setup(&nc->ns, idx, set_mac, e->ip, n->subnet.len, default_route ? n->gateway : 0);
+	START_TRACE(nc->id, "net:ep:addr");
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "configuring %s of the container%s", peer,
 				       default_route ? " (address, default route)" : "");

@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../runtime/start-trace.h"
 #include "netns.h"
 
 int skiff_netns_new(struct skiff_netns *out, struct skiff_error *err)
@@ -378,22 +380,45 @@ static void refill_arm(struct skiff_netns_pool *p)
 		evtimer_add(p->refill, &now);
 }
 
+/* SKIFF_START_TRACE marks around one refill: its wall time on the loop
+ * and the thread's CPU time (the difference is waiting in the kernel: rtnl,
+ * RCU), to tell whether a refill delays the requests behind it. */
+static void refill_trace(bool veth, const struct timespec *c0)
+{
+	struct timespec c1;
+	char m[64];
+
+	if (skiff_start_trace_fd() < 0)
+		return;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	snprintf(m, sizeof(m), "pool:refilled%s cpu=%ldus", veth ? "-veth" : "",
+		 (long)((c1.tv_sec - c0->tv_sec) * 1000000 + (c1.tv_nsec - c0->tv_nsec) / 1000));
+	skiff_start_trace_write(NULL, m);
+}
+
 /* One namespace per callback: each costs a millisecond or more, and the
  * loop should get back to requests between them. Plain ones first (they
  * are cheaper; a veth one falls back to a plain one when short). */
 static void refill_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct skiff_netns_pool *p = arg;
+	struct timespec c0 = { 0, 0 };
 	(void)fd;
 	(void)what;
+	if (skiff_start_trace_fd() >= 0) {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+		skiff_start_trace_write(NULL, "pool:refill");
+	}
 	if (p->n < p->size) {
 		if (skiff_netns_new(&p->ready[p->n], NULL) < 0)
 			return; /* take() makes one itself (and reports why) when the pool is empty */
 		p->n++;
+		refill_trace(false, &c0);
 	} else if (p->vn < p->vsize) {
 		if (make_veth_ns(p, &p->vready[p->vn], NULL) < 0)
 			return; /* take_veth() falls back to a plain one and a veth of its own */
 		p->vn++;
+		refill_trace(true, &c0);
 	}
 	if (p->n < p->size || p->vn < p->vsize)
 		refill_arm(p);
@@ -456,6 +481,8 @@ int skiff_netns_pool_take(struct skiff_netns_pool *p, struct skiff_netns *out, s
 		*out = p->ready[--p->n];
 		p->ready[p->n] = (struct skiff_netns){ .fd = -1, .nl = { .fd = -1 } };
 	} else {
+		if (p->size)
+			START_TRACE(NULL, "pool:empty"); /* made on the start's path */
 		int r = skiff_netns_new(out, err);
 		if (r < 0)
 			return r;
