@@ -4,6 +4,8 @@
  *   maps/<map name>            every map, reused by the next skiffd (state survives)
  *   ports/<program name>       the four cgroup_sock_addr links at the v2 root
  *   ctr/<id>-ingress|-egress   each container's cgroup_skb links
+ *   keep/ingress|egress        the same programs on an empty cgroup, <cgroup2
+ *                              mount>/<pin dir name>.bpf-keep (see keep_install)
  * A re-open swaps freshly loaded programs into the pinned links
  * (BPF_LINK_UPDATE: atomic, no window without a program). */
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include "../lib/cleanup.h"
 #include "../lib/fs.h"
 #include "../lib/log.h"
+#include "../runtime/cgroup.h"
 #include "bpf-net.h"
 #include "netacct.skel.h"
 #include "ports.skel.h"
@@ -136,12 +139,15 @@ static void unpin_link(const char *path)
 
 /* Makes path a link of prog on the cgroup cgfd (id cgid). A pinned link on
  * the same cgroup gets prog swapped in; one on another (or a gone) cgroup is
- * stale and replaced. *created tells the caller what to undo. */
-static int link_install(struct bpf_program *prog, int cgfd, uint64_t cgid, const char *path, bool *created,
+ * stale and replaced. fd: the pinned link if the caller already got it (it
+ * is closed here), -1 if there is none, -2 to look. *created tells the
+ * caller what to undo. */
+static int link_install(struct bpf_program *prog, int cgfd, uint64_t cgid, const char *path, int fd, bool *created,
 			struct skiff_error *err)
 {
 	*created = false;
-	int fd = bpf_obj_get(path);
+	if (fd == -2)
+		fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		uint64_t have = link_cgroup_id(fd);
 		if (have == cgid) {
@@ -192,7 +198,7 @@ static bool unpin_stale_maps(struct bpf_object *obj)
 
 static int mkdirs(const char *pin_dir)
 {
-	static const char *const subs[] = {"maps", "ports", "ctr"};
+	static const char *const subs[] = {"maps", "ports", "ctr", "keep"};
 	char p[PATH_MAX];
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 		if (snprintf(p, sizeof(p), "%s/%s", pin_dir, subs[i]) >= (int)sizeof(p))
@@ -331,7 +337,7 @@ static int ports_load(struct skiff_bpf_net *b, const char *v2_root, struct skiff
 			skiff_error_sys(err, SKIFF_EINTERNAL, -r, "pin path");
 			goto fail;
 		}
-		r = link_install(prog, cgfd, st.st_ino, p, &created[i], err);
+		r = link_install(prog, cgfd, st.st_ino, p, -2, &created[i], err);
 		if (r < 0)
 			goto fail;
 	}
@@ -477,10 +483,14 @@ static int egress_prune(struct skiff_bpf_net *b, uint64_t cgid, const struct ski
 }
 
 /* New rules first, then stale ones go, then the header that enables them:
- * a packet in between sees a mix of the old and the new policy, never none. */
-static int policy_set(struct skiff_bpf_net *b, uint64_t cgid, const struct skiff_bpf_policy *pol,
+ * a packet in between sees a mix of the old and the new policy, never none.
+ * fresh: cgid is new to the maps (cgroup ids are not reused), nothing to
+ * prune, and no header needed without rules (a missing one means allow). */
+static int policy_set(struct skiff_bpf_net *b, uint64_t cgid, const struct skiff_bpf_policy *pol, bool fresh,
 		      struct skiff_error *err)
 {
+	if (fresh && (!pol || (!pol->default_deny && !pol->nrules)))
+		return 0;
 	size_t n = pol ? pol->nrules : 0;
 	_cleanup_free_ struct skiff_egress_key *keys = calloc(n ? n : 1, sizeof(*keys));
 	int fd = bpf_map__fd(b->acct->maps.skiff_egress);
@@ -492,7 +502,7 @@ static int policy_set(struct skiff_bpf_net *b, uint64_t cgid, const struct skiff
 		if (bpf_map_update_elem(fd, &keys[i], &v, BPF_ANY) < 0)
 			return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "adding an egress rule to the BPF map");
 	}
-	int r = egress_prune(b, cgid, keys, n);
+	int r = fresh ? 0 : egress_prune(b, cgid, keys, n);
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "pruning egress rules");
 	struct skiff_acct_cfg cfg = {.default_deny = pol && pol->default_deny, .nrules = n};
@@ -526,6 +536,8 @@ int skiff_bpf_ctr_attach(struct skiff_bpf_net *b, const char *id, const char *cg
 			 const struct skiff_bpf_policy *pol, struct skiff_error *err)
 {
 	bool created[ARRAY_SIZE(ctr_dirs)] = {false}, fresh = false;
+	int pinned[ARRAY_SIZE(ctr_dirs)] = {-1, -1};
+	_cleanup_free_ void *zero = NULL;
 	char p[PATH_MAX];
 	struct stat st;
 	int r;
@@ -541,29 +553,45 @@ int skiff_bpf_ctr_attach(struct skiff_bpf_net *b, const char *id, const char *cg
 	_cleanup_close_ int cgfd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0 || fstat(cgfd, &st) < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "opening cgroup %s", cgroup_dir);
-	uint64_t cgid = st.st_ino, old = ctr_cgid(b, id);
-	if (old && old != cgid) /* a previous life of the container (its cgroup is gone) */
-		acct_purge(b, old);
-
-	/* Counters and policy before the links: the first packet is already counted and filtered. */
-	size_t vsz = (sizeof(struct skiff_acct_counters) + 7) / 8 * 8;
-	_cleanup_free_ void *zero = calloc(b->ncpus, vsz);
-	if (!zero)
-		return skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
-	if (bpf_map_update_elem(bpf_map__fd(b->acct->maps.skiff_acct), &cgid, zero, BPF_NOEXIST) == 0)
-		fresh = true;
-	else if (errno != EEXIST)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "adding container %s to the BPF counters", id);
-	r = policy_set(b, cgid, pol, err);
-	if (r < 0)
-		goto fail;
+	/* The pinned links, if any (a re-attach, or a previous life of the
+	 * container): looked up once, for the old cgroup id and for link_install. */
+	uint64_t cgid = st.st_ino, old = 0;
+	struct ctr_ent *known = *ctr_find(b, id);
 	for (size_t i = 0; i < ARRAY_SIZE(ctr_dirs); i++) {
 		r = ctr_link_path(b, id, i, p, sizeof(p));
 		if (r < 0) {
 			skiff_error_sys(err, SKIFF_EINVAL, -r, "pin path of container %s", id);
 			goto fail;
 		}
-		r = link_install(acct_prog(b, i), cgfd, cgid, p, &created[i], err);
+		pinned[i] = bpf_obj_get(p);
+		if (pinned[i] >= 0 && !old)
+			old = link_cgroup_id(pinned[i]);
+	}
+	if (known)
+		old = known->cgid;
+	if (old && old != cgid) /* a previous life of the container (its cgroup is gone) */
+		acct_purge(b, old);
+
+	/* Counters and policy before the links: the first packet is already counted and filtered. */
+	zero = calloc(b->ncpus, (sizeof(struct skiff_acct_counters) + 7) / 8 * 8);
+	if (!zero) {
+		r = skiff_error_set(err, SKIFF_EINTERNAL, ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(b->acct->maps.skiff_acct), &cgid, zero, BPF_NOEXIST) == 0)
+		fresh = true;
+	else if (errno != EEXIST) {
+		r = skiff_error_sys(err, SKIFF_EINTERNAL, errno, "adding container %s to the BPF counters", id);
+		goto fail;
+	}
+	r = policy_set(b, cgid, pol, fresh, err);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < ARRAY_SIZE(ctr_dirs); i++) {
+		if (ctr_link_path(b, id, i, p, sizeof(p)) < 0) /* checked above */
+			continue;
+		r = link_install(acct_prog(b, i), cgfd, cgid, p, pinned[i], &created[i], err);
+		pinned[i] = -1; /* closed by link_install */
 		if (r < 0)
 			goto fail;
 	}
@@ -574,9 +602,12 @@ int skiff_bpf_ctr_attach(struct skiff_bpf_net *b, const char *id, const char *cg
 	}
 	return 0;
 fail:
-	for (size_t i = 0; i < ARRAY_SIZE(ctr_dirs); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(ctr_dirs); i++) {
+		if (pinned[i] >= 0)
+			close(pinned[i]);
 		if (created[i] && ctr_link_path(b, id, i, p, sizeof(p)) == 0)
 			unpin_link(p);
+	}
 	if (fresh)
 		acct_purge(b, cgid);
 	return skiff_error_wrap(err, "attaching the network programs to container %s", id);
@@ -671,6 +702,41 @@ static void acct_reconcile(struct skiff_bpf_net *b)
 	}
 }
 
+/* The kernel runs cgroup_skb programs behind one static key per direction,
+ * on while any cgroup has a program of that type; turning it on or off
+ * patches kernel text (~0.3 ms per direction on a 2-core VM). Without a
+ * keeper every start with no other container running paid that twice at
+ * attach and twice more at detach. The keeper is an empty cgroup (no
+ * process: its programs never run) holding both programs through pinned
+ * links, so it outlives a killed skiffd and goes with --cleanup. Named
+ * after the pin dir, one per daemon. */
+static int keep_cgroup(const char *pin_dir, char *out, size_t len)
+{
+	struct skiff_cgroup_layout l;
+	const char *base = strrchr(pin_dir, '/');
+	if (skiff_cgroup_detect(&l, NULL) < 0 || !l.v2_root[0])
+		return -ENOENT;
+	int n = snprintf(out, len, "%s/%s.bpf-keep", l.v2_root, base ? base + 1 : pin_dir);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Best effort: without it attaching costs more, nothing else changes. */
+static void keep_install(struct skiff_bpf_net *b)
+{
+	char dir[PATH_MAX], p[PATH_MAX];
+	struct stat st;
+	if (keep_cgroup(b->pin_dir, dir, sizeof(dir)) < 0 || (mkdir(dir, 0755) < 0 && errno != EEXIST))
+		return;
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(ctr_dirs); i++) {
+		bool created;
+		if (pin_path(p, sizeof(p), b->pin_dir, "keep", ctr_dirs[i], NULL) == 0)
+			link_install(acct_prog(b, i), fd, st.st_ino, p, -2, &created, NULL);
+	}
+}
+
 static int acct_load(struct skiff_bpf_net *b, struct skiff_error *err)
 {
 	struct netacct_bpf *s;
@@ -697,6 +763,7 @@ static int acct_load(struct skiff_bpf_net *b, struct skiff_error *err)
 	}
 	b->acct = s;
 	acct_reconcile(b);
+	keep_install(b);
 	return 0;
 }
 
@@ -810,7 +877,10 @@ static int destroy_dir(const char *dir)
 
 int skiff_bpf_net_destroy(const char *pin_dir, struct skiff_error *err)
 {
+	char keep[PATH_MAX];
 	int r = destroy_dir(pin_dir);
+	if (keep_cgroup(pin_dir, keep, sizeof(keep)) == 0 && rmdir(keep) < 0 && errno != ENOENT && r == 0)
+		r = -errno;
 	if (r < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -r, "removing the BPF pins in %s", pin_dir);
 	return 0;

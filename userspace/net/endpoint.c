@@ -689,9 +689,12 @@ static int ctr_cgroup_v2(struct skiff_daemon *d, const char *id, char *dir, size
 	char parent[512];
 	if (skiff_cgroup_path(&d->cgroups, NULL, id, dir, len) < 0)
 		return -ENOENT;
+	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+		return 0;
+	/* the parent first, once per host boot or after the monitor removed it */
 	snprintf(parent, sizeof(parent), "%s/%s", d->cgroups.v2_root, d->cgroups.parent);
-	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
-		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mkdir %s", parent);
+	if (errno != ENOENT || (mkdir(parent, 0755) < 0 && errno != EEXIST))
+		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mkdir %s", errno == ENOENT ? parent : dir);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, errno, "mkdir %s", dir);
 	return 0;
@@ -709,6 +712,10 @@ static int ctr_bpf(struct skiff_net *m, const struct skiff_ctr *c, struct net_ct
 	r = ctr_policy(c, nc, rules, &pol, err);
 	if (r < 0)
 		return r;
+	/* No interface but lo and nothing to enforce (--network none): no
+	 * programs, and no network stats, as with Docker. */
+	if (!nc->neps && !pol.default_deny && !pol.nrules && !nc->bpf)
+		return 0;
 	r = ctr_cgroup_v2(m->d, c->id, dir, sizeof(dir), err);
 	if (r == -ENOENT)
 		return 0;
@@ -941,7 +948,9 @@ int skiff_net_ctr_adopt(struct skiff_daemon *d, struct skiff_ctr *c)
 	ports_from_json(json_object_get(j, "Ports"), &nc->ports, &nc->nports);
 	if (nc->nports)
 		net_ports_readopt(m, nc);
-	if (skiff_json_bool(j, "BPF", false) && ctr_bpf(m, c, nc, &err) < 0)
+	/* set first: its pins are ours to remove at stop even if this fails */
+	nc->bpf = skiff_json_bool(j, "BPF", false);
+	if (nc->bpf && ctr_bpf(m, c, nc, &err) < 0)
 		log_warn("container %.12s: re-attaching its eBPF programs: %s", c->id, err.msg);
 	return 0;
 }
@@ -1272,10 +1281,14 @@ int skiff_network_connect(struct skiff_daemon *d, const char *key, const json_t 
 		ctr_persist(c, nc);
 		if (n->dns && !json_array_size(json_object_get(c->host_config, "Dns")))
 			resolv_use(c, n->gateway);
-		if (nc->bpf) {
+		{
+			/* also a container that had no endpoint and so no programs yet */
 			struct skiff_error e2 = { 0 };
+			bool had = nc->bpf;
 			if (ctr_bpf(m, c, nc, &e2) < 0)
 				log_warn("container %.12s: egress policy after connect: %s", c->id, e2.msg);
+			if (nc->bpf != had)
+				ctr_persist(c, nc);
 		}
 	}
 	json_object_set_new(eps, n->name, epc);
