@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -207,6 +209,56 @@ TEST_F(nl, addresses_and_routes)
 	EXPECT_FALSE(has_route(&self->nl, ip("10.55.0.0"), 24));
 	EXPECT_EQ(-EADDRNOTAVAIL, skiff_nl_addr_del(&self->nl, idx, ip("10.55.0.1"), 24));
 	EXPECT_EQ(-EINVAL, skiff_nl_addr_add(&self->nl, idx, ip("10.55.0.1"), 33));
+}
+
+/* The batch API: several requests in one datagram, one ack each, the
+ * first error wins and the later messages still run; an oversized batch
+ * sends nothing. */
+TEST_F(nl, batch)
+{
+	struct skiff_nl_batch b = {0};
+	struct ifinfomsg *ifi = skiff_nl_batch_msg(&b, &self->nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+	ASSERT_NE(NULL, ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	skiff_nl_batch_str(&b, IFLA_IFNAME, "sktbr0");
+	skiff_nl_batch_nest_begin(&b, IFLA_LINKINFO);
+	skiff_nl_batch_str(&b, IFLA_INFO_KIND, "bridge");
+	skiff_nl_batch_nest_end(&b);
+	ifi = skiff_nl_batch_msg(&b, &self->nl, RTM_DELLINK, 0, sizeof(*ifi));
+	ASSERT_NE(NULL, ifi);
+	skiff_nl_batch_str(&b, IFLA_IFNAME, "nosuchlink");
+	ifi = skiff_nl_batch_msg(&b, &self->nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+	ASSERT_NE(NULL, ifi);
+	skiff_nl_batch_str(&b, IFLA_IFNAME, "sktbr1");
+	skiff_nl_batch_nest_begin(&b, IFLA_LINKINFO);
+	skiff_nl_batch_str(&b, IFLA_INFO_KIND, "bridge");
+	skiff_nl_batch_nest_end(&b);
+	EXPECT_EQ(3, b.nmsg);
+	EXPECT_EQ(-ENODEV, skiff_nl_batch_run(&self->nl, &b));
+	EXPECT_TRUE(sysfs_exists("sktbr0", "bridge"));
+	EXPECT_TRUE(sysfs_exists("sktbr1", "bridge"));
+	/* the socket is in step afterwards: the next request gets its own ack */
+	EXPECT_GT(skiff_nl_link_index(&self->nl, "sktbr1"), 0);
+
+	/* more than fits: -EMSGSIZE at run, nothing sent */
+	struct skiff_nl_batch big = {0};
+	for (int i = 0; i < 64; i++) {
+		char name[IFNAMSIZ];
+		snprintf(name, sizeof(name), "skbig%d", i);
+		ifi = skiff_nl_batch_msg(&big, &self->nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+		skiff_nl_batch_str(&big, IFLA_IFNAME, name);
+		skiff_nl_batch_nest_begin(&big, IFLA_LINKINFO);
+		skiff_nl_batch_str(&big, IFLA_INFO_KIND, "bridge");
+		skiff_nl_batch_nest_end(&big);
+	}
+	EXPECT_TRUE(big.overflow);
+	EXPECT_EQ(-EMSGSIZE, skiff_nl_batch_run(&self->nl, &big));
+	EXPECT_FALSE(sysfs_exists("skbig0", "bridge"));
+	EXPECT_EQ(-ENODEV, skiff_nl_link_index(&self->nl, "skbig0"));
+
+	/* an empty batch is a no-op */
+	struct skiff_nl_batch none = {0};
+	EXPECT_EQ(0, skiff_nl_batch_run(&self->nl, &none));
 }
 
 TEST_F(nl, veth_into_netns_with_default_route)

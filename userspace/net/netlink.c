@@ -1,7 +1,8 @@
 /* A hand-written rtnetlink client (no libnl): bridges, veth pairs, IPv4
  * addresses and routes, and the dumps the subnet picker and cleanup need.
- * Each request is one message and one ack; the veth pair is made with
- * everything the kernel takes at creation in that one message. */
+ * One builder makes every request: a batch of messages sent in one
+ * datagram (a single request is a batch of one); the veth pair is made
+ * with everything the kernel takes at creation in that one message. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if.h>
@@ -19,74 +20,88 @@
 #include "../lib/cleanup.h"
 #include "netlink.h"
 
-/* A request under construction: header + family struct + attributes. */
-struct req {
-	union {
-		struct nlmsghdr nh;
-		char buf[1024];
-	};
-	struct nlattr *nest[4];
-	int depth;
-	bool overflow;
-};
+/* ---- the request builder: one or more messages in one buffer ---- */
 
-static void *req_init(struct req *r, uint16_t type, uint16_t flags, size_t famlen)
+static void *msg_start(struct skiff_nl_batch *b, struct skiff_nl *nl, uint16_t type, uint16_t flags, size_t famlen)
 {
-	memset(r, 0, offsetof(struct req, buf) + NLMSG_SPACE(famlen));
-	r->depth = 0;
-	r->overflow = false;
-	r->nh.nlmsg_len = NLMSG_LENGTH(famlen);
-	r->nh.nlmsg_type = type;
-	r->nh.nlmsg_flags = NLM_F_REQUEST | flags;
-	return NLMSG_DATA(&r->nh);
-}
-
-static struct nlattr *attr_put(struct req *r, uint16_t type, const void *data, size_t len)
-{
-	size_t off = NLMSG_ALIGN(r->nh.nlmsg_len);
-	if (off + NLA_ALIGN(NLA_HDRLEN + len) > sizeof(r->buf)) {
-		r->overflow = true;
+	if (b->len + NLMSG_SPACE(famlen) > sizeof(b->buf)) {
+		b->overflow = true;
 		return NULL;
 	}
-	struct nlattr *a = (struct nlattr *)(r->buf + off);
+	struct nlmsghdr *h = (struct nlmsghdr *)(b->buf + b->len);
+	memset(h, 0, NLMSG_SPACE(famlen));
+	h->nlmsg_len = NLMSG_LENGTH(famlen);
+	h->nlmsg_type = type;
+	h->nlmsg_flags = NLM_F_REQUEST | flags;
+	h->nlmsg_seq = ++nl->seq;
+	b->cur = h;
+	b->len += NLMSG_SPACE(famlen);
+	b->nmsg++;
+	return NLMSG_DATA(h);
+}
+
+void *skiff_nl_batch_msg(struct skiff_nl_batch *b, struct skiff_nl *nl, uint16_t type, uint16_t flags, size_t famlen)
+{
+	return msg_start(b, nl, type, NLM_F_ACK | flags, famlen);
+}
+
+/* Grows the current message by len aligned bytes at its end (NULL when
+ * there is no message or no room). */
+static void *msg_grow(struct skiff_nl_batch *b, size_t len)
+{
+	if (!b->cur || b->len + len > sizeof(b->buf)) {
+		b->overflow = true;
+		return NULL;
+	}
+	char *p = b->buf + b->len;
+	b->len += len;
+	((struct nlmsghdr *)b->cur)->nlmsg_len = b->buf + b->len - (char *)b->cur;
+	return p;
+}
+
+static struct nlattr *attr_put(struct skiff_nl_batch *b, uint16_t type, const void *data, size_t len)
+{
+	struct nlattr *a = msg_grow(b, NLA_ALIGN(NLA_HDRLEN + len));
+	if (!a)
+		return NULL;
 	a->nla_type = type;
 	a->nla_len = NLA_HDRLEN + len;
 	if (len)
 		memcpy((char *)a + NLA_HDRLEN, data, len);
-	r->nh.nlmsg_len = off + NLA_ALIGN(a->nla_len);
 	return a;
 }
 
-static void attr_u32(struct req *r, uint16_t type, uint32_t v) { attr_put(r, type, &v, sizeof(v)); }
-
-static void attr_str(struct req *r, uint16_t type, const char *s) { attr_put(r, type, s, strlen(s) + 1); }
-
-/* Raw bytes inside the message (the veth peer's ifinfomsg). */
-static void *req_reserve(struct req *r, size_t len)
+void skiff_nl_batch_attr(struct skiff_nl_batch *b, uint16_t type, const void *data, size_t len)
 {
-	size_t off = NLMSG_ALIGN(r->nh.nlmsg_len);
-	if (off + NLMSG_ALIGN(len) > sizeof(r->buf)) {
-		r->overflow = true;
-		return NULL;
-	}
-	r->nh.nlmsg_len = off + NLMSG_ALIGN(len);
-	return r->buf + off;
+	attr_put(b, type, data, len);
 }
 
-static void nest_begin(struct req *r, uint16_t type)
+void skiff_nl_batch_u32(struct skiff_nl_batch *b, uint16_t type, uint32_t v) { attr_put(b, type, &v, sizeof(v)); }
+
+void skiff_nl_batch_str(struct skiff_nl_batch *b, uint16_t type, const char *s) { attr_put(b, type, s, strlen(s) + 1); }
+
+void skiff_nl_batch_nest_begin(struct skiff_nl_batch *b, uint16_t type)
 {
-	struct nlattr *a = attr_put(r, type, NULL, 0);
-	if (r->depth < (int)ARRAY_SIZE(r->nest))
-		r->nest[r->depth++] = a;
+	struct nlattr *a = attr_put(b, type, NULL, 0);
+	if (b->depth < (int)ARRAY_SIZE(b->nest))
+		b->nest[b->depth++] = a;
 	else
-		r->overflow = true;
+		b->overflow = true;
 }
 
-static void nest_end(struct req *r)
+void skiff_nl_batch_nest_end(struct skiff_nl_batch *b)
 {
-	struct nlattr *a = r->nest[--r->depth];
+	struct nlattr *a = b->depth > 0 ? b->nest[--b->depth] : NULL;
 	if (a)
-		a->nla_len = r->buf + r->nh.nlmsg_len - (char *)a;
+		a->nla_len = b->buf + b->len - (char *)a;
+}
+
+void *skiff_nl_batch_reserve(struct skiff_nl_batch *b, size_t len)
+{
+	void *p = msg_grow(b, NLMSG_ALIGN(len));
+	if (p)
+		memset(p, 0, NLMSG_ALIGN(len));
+	return p;
 }
 
 int skiff_nl_open(struct skiff_nl *nl)
@@ -116,65 +131,67 @@ void skiff_nl_close(struct skiff_nl *nl)
 	}
 }
 
-static int nl_send(struct skiff_nl *nl, struct req *r)
+static int batch_send(struct skiff_nl *nl, struct skiff_nl_batch *b)
 {
 	if (nl->fd < 0)
 		return -EBADF;
-	if (r->overflow)
+	if (b->overflow)
 		return -EMSGSIZE;
-	r->nh.nlmsg_seq = ++nl->seq;
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	ssize_t n;
 	do
-		n = sendto(nl->fd, r->buf, r->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa));
+		n = sendto(nl->fd, b->buf, b->len, 0, (struct sockaddr *)&sa, sizeof(sa));
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : 0;
 }
 
-/* Reads replies to the last request until its ack / NLMSG_DONE. each()
- * (may be NULL) sees every data message of a dump. */
-static int nl_recv(struct skiff_nl *nl, int (*each)(struct nlmsghdr *h, void *data), void *data)
+/* Reads the replies to the last n requests (sequence numbers up to
+ * nl->seq) until each has ended with its ack or, for a dump, its
+ * NLMSG_DONE. each() (may be NULL) sees every data message. The first
+ * error wins; the replies are read to the end regardless. */
+static int nl_recv(struct skiff_nl *nl, uint32_t n, int (*each)(struct nlmsghdr *h, void *data), void *data)
 {
 	/* the kernel never puts more than 32 KiB in one dump datagram */
 	char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+	uint32_t first = nl->seq - n + 1, ended = 0;
 	int result = 0;
-	for (;;) {
-		ssize_t n = recv(nl->fd, buf, sizeof(buf), 0);
-		if (n < 0) {
+	while (ended < n) {
+		ssize_t len = recv(nl->fd, buf, sizeof(buf), 0);
+		if (len < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_seq != nl->seq)
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+			int r = 0;
+			if (h->nlmsg_seq - first >= n)
 				continue; /* a late reply to an abandoned request */
-			if (h->nlmsg_type == NLMSG_DONE)
-				return result;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(h);
-				return e->error ? e->error : result;
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				if (h->nlmsg_type == NLMSG_ERROR)
+					r = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				ended++;
+			} else if (each && !result) {
+				r = each(h, data);
 			}
-			if (each && !result) {
-				int r = each(h, data);
-				if (r < 0)
-					result = r; /* keep reading to the end of the dump */
-			}
+			if (r < 0 && !result)
+				result = r;
 		}
 	}
+	return result;
 }
 
-static int nl_do(struct skiff_nl *nl, struct req *r)
+int skiff_nl_batch_run(struct skiff_nl *nl, struct skiff_nl_batch *b)
 {
-	r->nh.nlmsg_flags |= NLM_F_ACK;
-	int e = nl_send(nl, r);
-	return e < 0 ? e : nl_recv(nl, NULL, NULL);
+	int e = b->nmsg || b->overflow ? batch_send(nl, b) : 0;
+	return e < 0 ? e : nl_recv(nl, (uint32_t)b->nmsg, NULL, NULL);
 }
 
-static int nl_dump(struct skiff_nl *nl, struct req *r, int (*each)(struct nlmsghdr *h, void *data), void *data)
+/* A dump of one message started with msg_start(..., NLM_F_DUMP, ...). */
+static int nl_dump(struct skiff_nl *nl, struct skiff_nl_batch *b, int (*each)(struct nlmsghdr *h, void *data),
+		   void *data)
 {
-	r->nh.nlmsg_flags |= NLM_F_DUMP;
-	int e = nl_send(nl, r);
-	return e < 0 ? e : nl_recv(nl, each, data);
+	int e = batch_send(nl, b);
+	return e < 0 ? e : nl_recv(nl, 1, each, data);
 }
 
 /* Attributes of a message after its family header, indexed by type. */
@@ -199,23 +216,23 @@ static int link_index_cb(struct nlmsghdr *h, void *data)
 
 int skiff_nl_link_index(struct skiff_nl *nl, const char *name)
 {
-	struct req r;
+	struct skiff_nl_batch req = {0};
 	if (check_name(name))
 		return -EINVAL;
 	/* the ack after the reply ends the exchange like a dump's DONE */
-	struct ifinfomsg *ifi = req_init(&r, RTM_GETLINK, NLM_F_ACK, sizeof(*ifi));
+	struct ifinfomsg *ifi = msg_start(&req, nl, RTM_GETLINK, NLM_F_ACK, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	attr_str(&r, IFLA_IFNAME, name);
-	attr_u32(&r, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	int idx = 0, e = nl_send(nl, &r);
-	if (e < 0 || (e = nl_recv(nl, link_index_cb, &idx)) < 0)
+	skiff_nl_batch_str(&req, IFLA_IFNAME, name);
+	skiff_nl_batch_u32(&req, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	int idx = 0, e = batch_send(nl, &req);
+	if (e < 0 || (e = nl_recv(nl, 1, link_index_cb, &idx)) < 0)
 		return e;
 	return idx > 0 ? idx : -ENODEV;
 }
 
 int skiff_nl_bridge_add(struct skiff_nl *nl, const char *name, int mtu)
 {
-	struct req r;
+	struct skiff_nl_batch req = {0};
 	if (check_name(name))
 		return -EINVAL;
 	/* A bridge without a MAC of its own takes the lowest of its ports'
@@ -226,69 +243,91 @@ int skiff_nl_bridge_add(struct skiff_nl *nl, const char *name, int mtu)
 	if (getrandom(mac, sizeof(mac), 0) != sizeof(mac))
 		return -EIO;
 	mac[0] = (mac[0] & 0xfe) | 0x02; /* unicast, locally administered */
-	struct ifinfomsg *ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+	struct ifinfomsg *ifi = skiff_nl_batch_msg(&req, nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	attr_str(&r, IFLA_IFNAME, name);
-	attr_put(&r, IFLA_ADDRESS, mac, sizeof(mac));
+	skiff_nl_batch_str(&req, IFLA_IFNAME, name);
+	attr_put(&req, IFLA_ADDRESS, mac, sizeof(mac));
 	if (mtu > 0)
-		attr_u32(&r, IFLA_MTU, mtu);
-	nest_begin(&r, IFLA_LINKINFO);
-	attr_str(&r, IFLA_INFO_KIND, "bridge");
-	nest_end(&r);
-	return nl_do(nl, &r);
+		skiff_nl_batch_u32(&req, IFLA_MTU, mtu);
+	skiff_nl_batch_nest_begin(&req, IFLA_LINKINFO);
+	skiff_nl_batch_str(&req, IFLA_INFO_KIND, "bridge");
+	skiff_nl_batch_nest_end(&req);
+	return skiff_nl_batch_run(nl, &req);
+}
+
+void skiff_nl_batch_link_set(struct skiff_nl_batch *b, struct skiff_nl *nl, int ifindex, const char *name,
+			     const uint8_t mac[6], bool up)
+{
+	struct ifinfomsg *ifi = skiff_nl_batch_msg(b, nl, RTM_SETLINK, 0, sizeof(*ifi));
+	if (ifi) {
+		ifi->ifi_family = AF_UNSPEC;
+		ifi->ifi_index = ifindex;
+		ifi->ifi_flags = up ? IFF_UP : 0;
+		ifi->ifi_change = up ? IFF_UP : 0;
+	}
+	if (name)
+		skiff_nl_batch_str(b, IFLA_IFNAME, name);
+	if (mac)
+		attr_put(b, IFLA_ADDRESS, mac, 6);
 }
 
 int skiff_nl_link_up(struct skiff_nl *nl, int ifindex)
 {
-	struct req r;
-	struct ifinfomsg *ifi = req_init(&r, RTM_NEWLINK, 0, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
-	ifi->ifi_flags = IFF_UP;
-	ifi->ifi_change = IFF_UP;
-	return nl_do(nl, &r);
+	struct skiff_nl_batch req = {0};
+	skiff_nl_batch_link_set(&req, nl, ifindex, NULL, NULL, true);
+	return skiff_nl_batch_run(nl, &req);
 }
 
 int skiff_nl_link_del(struct skiff_nl *nl, const char *name)
 {
-	struct req r;
+	struct skiff_nl_batch req = {0};
 	if (check_name(name))
 		return -EINVAL;
-	struct ifinfomsg *ifi = req_init(&r, RTM_DELLINK, 0, sizeof(*ifi));
+	struct ifinfomsg *ifi = skiff_nl_batch_msg(&req, nl, RTM_DELLINK, 0, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	attr_str(&r, IFLA_IFNAME, name);
-	return nl_do(nl, &r);
+	skiff_nl_batch_str(&req, IFLA_IFNAME, name);
+	return skiff_nl_batch_run(nl, &req);
 }
 
 int skiff_nl_link_set_mac(struct skiff_nl *nl, int ifindex, const uint8_t mac[6])
 {
-	struct req r;
-	struct ifinfomsg *ifi = req_init(&r, RTM_NEWLINK, 0, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
-	attr_put(&r, IFLA_ADDRESS, mac, 6);
-	return nl_do(nl, &r);
+	struct skiff_nl_batch req = {0};
+	skiff_nl_batch_link_set(&req, nl, ifindex, NULL, mac, false);
+	return skiff_nl_batch_run(nl, &req);
+}
+
+static void addr_put(struct skiff_nl_batch *b, struct skiff_nl *nl, uint16_t type, uint16_t flags, int ifindex,
+		     uint32_t addr, int prefixlen)
+{
+	struct ifaddrmsg *ifa = skiff_nl_batch_msg(b, nl, type, flags, sizeof(*ifa));
+	if (ifa) {
+		ifa->ifa_family = AF_INET;
+		ifa->ifa_prefixlen = (unsigned char)prefixlen;
+		ifa->ifa_index = (unsigned)ifindex;
+		ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	}
+	uint32_t a = htonl(addr);
+	attr_put(b, IFA_LOCAL, &a, 4);
+	attr_put(b, IFA_ADDRESS, &a, 4);
+	if (type == RTM_NEWADDR && prefixlen < 31) {
+		uint32_t mask = prefixlen ? ~((1u << (32 - prefixlen)) - 1) : 0;
+		uint32_t bc = htonl(addr | ~mask);
+		attr_put(b, IFA_BROADCAST, &bc, 4);
+	}
+}
+
+void skiff_nl_batch_addr_add(struct skiff_nl_batch *b, struct skiff_nl *nl, int ifindex, uint32_t addr, int prefixlen)
+{
+	addr_put(b, nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, addr, prefixlen);
 }
 
 static int addr_msg(struct skiff_nl *nl, uint16_t type, uint16_t flags, int ifindex, uint32_t addr, int prefixlen)
 {
-	struct req r;
+	struct skiff_nl_batch req = {0};
 	if (prefixlen < 0 || prefixlen > 32)
 		return -EINVAL;
-	struct ifaddrmsg *ifa = req_init(&r, type, flags, sizeof(*ifa));
-	ifa->ifa_family = AF_INET;
-	ifa->ifa_prefixlen = prefixlen;
-	ifa->ifa_index = ifindex;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	uint32_t a = htonl(addr);
-	attr_put(&r, IFA_LOCAL, &a, 4);
-	attr_put(&r, IFA_ADDRESS, &a, 4);
-	if (type == RTM_NEWADDR && prefixlen < 31) {
-		uint32_t mask = prefixlen ? ~((1u << (32 - prefixlen)) - 1) : 0;
-		uint32_t b = htonl(addr | ~mask);
-		attr_put(&r, IFA_BROADCAST, &b, 4);
-	}
-	return nl_do(nl, &r);
+	addr_put(&req, nl, type, flags, ifindex, addr, prefixlen);
+	return skiff_nl_batch_run(nl, &req);
 }
 
 int skiff_nl_addr_add(struct skiff_nl *nl, int ifindex, uint32_t addr, int prefixlen)
@@ -301,58 +340,71 @@ int skiff_nl_addr_del(struct skiff_nl *nl, int ifindex, uint32_t addr, int prefi
 	return addr_msg(nl, RTM_DELADDR, 0, ifindex, addr, prefixlen);
 }
 
+void skiff_nl_batch_veth(struct skiff_nl_batch *b, struct skiff_nl *nl, const char *host_name, const char *peer_name,
+			 int peer_netns_fd, int master_ifindex, const uint8_t peer_mac[6], int mtu, bool host_up)
+{
+	/* the kernel applies IFLA_MASTER and the up flag after registering
+	 * the new link, so enslaving and bringing up cost no extra trips */
+	struct ifinfomsg *ifi = skiff_nl_batch_msg(b, nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
+	if (ifi) {
+		ifi->ifi_family = AF_UNSPEC;
+		ifi->ifi_flags = host_up ? IFF_UP : 0;
+		ifi->ifi_change = host_up ? IFF_UP : 0;
+	}
+	skiff_nl_batch_str(b, IFLA_IFNAME, host_name);
+	if (mtu > 0)
+		skiff_nl_batch_u32(b, IFLA_MTU, mtu);
+	if (master_ifindex > 0)
+		skiff_nl_batch_u32(b, IFLA_MASTER, master_ifindex);
+	skiff_nl_batch_nest_begin(b, IFLA_LINKINFO);
+	skiff_nl_batch_str(b, IFLA_INFO_KIND, "veth");
+	skiff_nl_batch_nest_begin(b, IFLA_INFO_DATA);
+	skiff_nl_batch_nest_begin(b, VETH_INFO_PEER);
+	struct ifinfomsg *peer = skiff_nl_batch_reserve(b, sizeof(*peer));
+	if (peer)
+		peer->ifi_family = AF_UNSPEC;
+	skiff_nl_batch_str(b, IFLA_IFNAME, peer_name);
+	if (peer_netns_fd >= 0)
+		skiff_nl_batch_u32(b, IFLA_NET_NS_FD, peer_netns_fd);
+	if (peer_mac)
+		attr_put(b, IFLA_ADDRESS, peer_mac, 6);
+	if (mtu > 0)
+		skiff_nl_batch_u32(b, IFLA_MTU, mtu);
+	skiff_nl_batch_nest_end(b);
+	skiff_nl_batch_nest_end(b);
+	skiff_nl_batch_nest_end(b);
+}
+
 int skiff_nl_veth_add(struct skiff_nl *nl, const char *host_name, const char *peer_name, int peer_netns_fd,
 		      int master_ifindex, const uint8_t peer_mac[6], int mtu)
 {
-	struct req r;
+	struct skiff_nl_batch req = {0};
 	if (check_name(host_name) || check_name(peer_name))
 		return -EINVAL;
-	/* the kernel applies IFLA_MASTER and the up flag after registering
-	 * the new link, so enslaving and bringing up cost no extra trips */
-	struct ifinfomsg *ifi = req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_flags = IFF_UP;
-	ifi->ifi_change = IFF_UP;
-	attr_str(&r, IFLA_IFNAME, host_name);
-	if (mtu > 0)
-		attr_u32(&r, IFLA_MTU, mtu);
-	if (master_ifindex > 0)
-		attr_u32(&r, IFLA_MASTER, master_ifindex);
-	nest_begin(&r, IFLA_LINKINFO);
-	attr_str(&r, IFLA_INFO_KIND, "veth");
-	nest_begin(&r, IFLA_INFO_DATA);
-	nest_begin(&r, VETH_INFO_PEER);
-	struct ifinfomsg *peer = req_reserve(&r, sizeof(*peer));
-	if (peer) {
-		memset(peer, 0, sizeof(*peer));
-		peer->ifi_family = AF_UNSPEC;
+	skiff_nl_batch_veth(&req, nl, host_name, peer_name, peer_netns_fd, master_ifindex, peer_mac, mtu, true);
+	return skiff_nl_batch_run(nl, &req);
+}
+
+void skiff_nl_batch_route_default(struct skiff_nl_batch *b, struct skiff_nl *nl, uint32_t gw, int ifindex)
+{
+	struct rtmsg *rt = skiff_nl_batch_msg(b, nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*rt));
+	if (rt) {
+		rt->rtm_family = AF_INET;
+		rt->rtm_table = RT_TABLE_MAIN;
+		rt->rtm_protocol = RTPROT_BOOT;
+		rt->rtm_scope = RT_SCOPE_UNIVERSE;
+		rt->rtm_type = RTN_UNICAST;
 	}
-	attr_str(&r, IFLA_IFNAME, peer_name);
-	if (peer_netns_fd >= 0)
-		attr_u32(&r, IFLA_NET_NS_FD, peer_netns_fd);
-	if (peer_mac)
-		attr_put(&r, IFLA_ADDRESS, peer_mac, 6);
-	if (mtu > 0)
-		attr_u32(&r, IFLA_MTU, mtu);
-	nest_end(&r);
-	nest_end(&r);
-	nest_end(&r);
-	return nl_do(nl, &r);
+	uint32_t g = htonl(gw);
+	attr_put(b, RTA_GATEWAY, &g, 4);
+	skiff_nl_batch_u32(b, RTA_OIF, (uint32_t)ifindex);
 }
 
 int skiff_nl_route_add_default(struct skiff_nl *nl, uint32_t gw, int ifindex)
 {
-	struct req r;
-	struct rtmsg *rt = req_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*rt));
-	rt->rtm_family = AF_INET;
-	rt->rtm_table = RT_TABLE_MAIN;
-	rt->rtm_protocol = RTPROT_BOOT;
-	rt->rtm_scope = RT_SCOPE_UNIVERSE;
-	rt->rtm_type = RTN_UNICAST;
-	uint32_t g = htonl(gw);
-	attr_put(&r, RTA_GATEWAY, &g, 4);
-	attr_u32(&r, RTA_OIF, ifindex);
-	return nl_do(nl, &r);
+	struct skiff_nl_batch req = {0};
+	skiff_nl_batch_route_default(&req, nl, gw, ifindex);
+	return skiff_nl_batch_run(nl, &req);
 }
 
 /* A growing vector for the dumps. */
@@ -402,12 +454,12 @@ static int prefix_cb(struct nlmsghdr *h, void *data)
 
 int skiff_nl_links_with_prefix(struct skiff_nl *nl, const char *prefix, char ***names)
 {
-	struct req r;
+	struct skiff_nl_batch req = {0};
 	struct prefix_ctx c = {.prefix = prefix, .names = {.size = sizeof(char *)}};
-	struct ifinfomsg *ifi = req_init(&r, RTM_GETLINK, 0, sizeof(*ifi));
+	struct ifinfomsg *ifi = msg_start(&req, nl, RTM_GETLINK, NLM_F_DUMP, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	attr_u32(&r, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	int e = nl_dump(nl, &r, prefix_cb, &c);
+	skiff_nl_batch_u32(&req, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	int e = nl_dump(nl, &req, prefix_cb, &c);
 	char **slot = e < 0 ? NULL : vec_push(&c.names);
 	if (!slot) {
 		for (size_t i = 0; i < c.names.n; i++)
@@ -441,11 +493,11 @@ static int addr_cb(struct nlmsghdr *h, void *data)
 
 int skiff_nl_local_addrs(struct skiff_nl *nl, uint32_t **addrs, size_t *n)
 {
-	struct req r;
+	struct skiff_nl_batch req = {0};
 	struct vec v = {.size = sizeof(uint32_t)};
-	struct ifaddrmsg *ifa = req_init(&r, RTM_GETADDR, 0, sizeof(*ifa));
+	struct ifaddrmsg *ifa = msg_start(&req, nl, RTM_GETADDR, NLM_F_DUMP, sizeof(*ifa));
 	ifa->ifa_family = AF_INET;
-	int e = nl_dump(nl, &r, addr_cb, &v);
+	int e = nl_dump(nl, &req, addr_cb, &v);
 	if (e < 0) {
 		free(v.items);
 		return e;
@@ -486,11 +538,11 @@ static int route_cb(struct nlmsghdr *h, void *data)
 
 int skiff_nl_routes(struct skiff_nl *nl, uint32_t **dst, int **len, size_t *n)
 {
-	struct req r;
+	struct skiff_nl_batch req = {0};
 	struct vec v = {.size = sizeof(struct route)};
-	struct rtmsg *rt = req_init(&r, RTM_GETROUTE, 0, sizeof(*rt));
+	struct rtmsg *rt = msg_start(&req, nl, RTM_GETROUTE, NLM_F_DUMP, sizeof(*rt));
 	rt->rtm_family = AF_INET;
-	int e = nl_dump(nl, &r, route_cb, &v);
+	int e = nl_dump(nl, &req, route_cb, &v);
 	if (e < 0) {
 		free(v.items);
 		return e;

@@ -2,20 +2,14 @@
  * calling thread only and held by an fd (no bind mount), and a pool keeps a
  * few ready (some carrying a veth pair already on a bridge), refilled from
  * a timer after the loop's pending work so no start waits for one. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
-#include <linux/if_link.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <linux/veth.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,148 +85,16 @@ void skiff_netns_path(const struct skiff_netns *ns, char *out, size_t outlen)
 	snprintf(out, outlen, "/proc/%d/fd/%d", (int)getpid(), ns->fd);
 }
 
-/* ---- several rtnetlink requests in one datagram ----
- * The kernel runs the messages of one sendmsg in order and acks each, so a
- * start's link setup costs one round trip instead of three. */
-struct nlbatch {
-	char buf[1024] __attribute__((aligned(NLMSG_ALIGNTO)));
-	size_t len;
-	struct nlmsghdr *cur;
-	struct nlattr *nest[4];
-	int depth, nmsg;
-	bool overflow;
-};
-
-static void *b_msg(struct nlbatch *b, struct skiff_nl *nl, uint16_t type, uint16_t flags, size_t famlen)
-{
-	if (b->len + NLMSG_SPACE(famlen) > sizeof(b->buf)) {
-		b->overflow = true;
-		return NULL;
-	}
-	b->cur = (struct nlmsghdr *)(b->buf + b->len);
-	memset(b->cur, 0, NLMSG_SPACE(famlen));
-	b->cur->nlmsg_len = NLMSG_LENGTH(famlen);
-	b->cur->nlmsg_type = type;
-	b->cur->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-	b->cur->nlmsg_seq = ++nl->seq;
-	b->len += NLMSG_SPACE(famlen);
-	b->nmsg++;
-	return NLMSG_DATA(b->cur);
-}
-
-static struct nlattr *b_attr(struct nlbatch *b, uint16_t type, const void *data, size_t len)
-{
-	if (!b->cur || b->len + NLA_ALIGN(NLA_HDRLEN + len) > sizeof(b->buf)) {
-		b->overflow = true;
-		return NULL;
-	}
-	struct nlattr *a = (struct nlattr *)(b->buf + b->len);
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + len;
-	if (len)
-		memcpy((char *)a + NLA_HDRLEN, data, len);
-	b->len += NLA_ALIGN(a->nla_len);
-	b->cur->nlmsg_len = b->buf + b->len - (char *)b->cur;
-	return a;
-}
-
-static void b_u32(struct nlbatch *b, uint16_t type, uint32_t v) { b_attr(b, type, &v, sizeof(v)); }
-static void b_str(struct nlbatch *b, uint16_t type, const char *s) { b_attr(b, type, s, strlen(s) + 1); }
-
-static void b_nest(struct nlbatch *b, uint16_t type)
-{
-	struct nlattr *a = b_attr(b, type, NULL, 0);
-	if (b->depth < (int)(sizeof(b->nest) / sizeof(b->nest[0])))
-		b->nest[b->depth++] = a;
-	else
-		b->overflow = true;
-}
-
-static void b_nest_end(struct nlbatch *b)
-{
-	struct nlattr *a = b->depth > 0 ? b->nest[--b->depth] : NULL;
-	if (a)
-		a->nla_len = b->buf + b->len - (char *)a;
-}
-
-/* Raw bytes inside the current message (the veth peer's ifinfomsg). */
-static void *b_reserve(struct nlbatch *b, size_t len)
-{
-	if (b->len + NLMSG_ALIGN(len) > sizeof(b->buf)) {
-		b->overflow = true;
-		return NULL;
-	}
-	void *p = b->buf + b->len;
-	memset(p, 0, NLMSG_ALIGN(len));
-	b->len += NLMSG_ALIGN(len);
-	b->cur->nlmsg_len = b->buf + b->len - (char *)b->cur;
-	return p;
-}
-
-/* Sends the batch, reads one ack per message; the first error wins. */
-static int b_run(struct skiff_nl *nl, struct nlbatch *b)
-{
-	char buf[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	uint32_t first = nl->seq - (uint32_t)b->nmsg + 1;
-	int acks = 0, result = 0;
-	ssize_t n;
-
-	if (nl->fd < 0)
-		return -EBADF;
-	if (b->overflow)
-		return -EMSGSIZE;
-	do
-		n = sendto(nl->fd, b->buf, b->len, 0, (struct sockaddr *)&sa, sizeof(sa));
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	while (acks < b->nmsg) {
-		n = recv(nl->fd, buf, sizeof(buf), 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq - first >= (uint32_t)b->nmsg)
-				continue; /* not an ack of this batch */
-			struct nlmsgerr *e = NLMSG_DATA(h);
-			if (e->error && !result)
-				result = e->error;
-			acks++;
-		}
-	}
-	return result;
-}
-
 int skiff_netns_veth_new(struct skiff_netns *ns, struct skiff_nl *host, int bridge_ifindex, const char *host_name)
 {
-	struct nlbatch b = { 0 };
+	struct skiff_nl_batch b = { 0 };
 	int r;
 
 	if (!host_name || !*host_name || strlen(host_name) >= IFNAMSIZ)
 		return -EINVAL;
 	/* both ends down: a down host end can still be renamed at start */
-	struct ifinfomsg *ifi = b_msg(&b, host, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
-	if (ifi)
-		ifi->ifi_family = AF_UNSPEC;
-	b_str(&b, IFLA_IFNAME, host_name);
-	if (bridge_ifindex > 0)
-		b_u32(&b, IFLA_MASTER, bridge_ifindex);
-	b_nest(&b, IFLA_LINKINFO);
-	b_str(&b, IFLA_INFO_KIND, "veth");
-	b_nest(&b, IFLA_INFO_DATA);
-	b_nest(&b, VETH_INFO_PEER);
-	struct ifinfomsg *peer = b_reserve(&b, sizeof(*peer));
-	if (peer)
-		peer->ifi_family = AF_UNSPEC;
-	b_str(&b, IFLA_IFNAME, "eth0");
-	b_u32(&b, IFLA_NET_NS_FD, ns->fd);
-	b_nest_end(&b);
-	b_nest_end(&b);
-	b_nest_end(&b);
-	if ((r = b_run(host, &b)) < 0)
+	skiff_nl_batch_veth(&b, host, host_name, "eth0", ns->fd, bridge_ifindex, NULL, 0, false);
+	if ((r = skiff_nl_batch_run(host, &b)) < 0)
 		return r;
 	{
 		/* skiff's networks are IPv4: without this, setting the host end
@@ -260,7 +122,7 @@ int skiff_netns_veth_new(struct skiff_netns *ns, struct skiff_nl *host, int brid
 
 int skiff_netns_veth_claim(struct skiff_netns *ns, struct skiff_nl *host, const char *name)
 {
-	struct nlbatch b = { 0 };
+	struct skiff_nl_batch b = { 0 };
 	int r;
 
 	if (ns->link <= 0 || ns->host_ifindex <= 0)
@@ -268,16 +130,8 @@ int skiff_netns_veth_claim(struct skiff_netns *ns, struct skiff_nl *host, const 
 	if (!name || !*name || strlen(name) >= IFNAMSIZ)
 		return -EINVAL;
 	/* the kernel renames before it changes flags: one request */
-	struct ifinfomsg *ifi = b_msg(&b, host, RTM_SETLINK, 0, sizeof(*ifi));
-	if (ifi) {
-		ifi->ifi_family = AF_UNSPEC;
-		ifi->ifi_index = ns->host_ifindex;
-		ifi->ifi_flags = IFF_UP;
-		ifi->ifi_change = IFF_UP;
-	}
-	if (strcmp(name, ns->host_name))
-		b_str(&b, IFLA_IFNAME, name);
-	if ((r = b_run(host, &b)) < 0)
+	skiff_nl_batch_link_set(&b, host, ns->host_ifindex, strcmp(name, ns->host_name) ? name : NULL, NULL, true);
+	if ((r = skiff_nl_batch_run(host, &b)) < 0)
 		return r;
 	snprintf(ns->host_name, sizeof(ns->host_name), "%s", name);
 	return 0;
@@ -286,50 +140,17 @@ int skiff_netns_veth_claim(struct skiff_netns *ns, struct skiff_nl *host, const 
 int skiff_netns_link_setup(struct skiff_netns *ns, int ifindex, const uint8_t mac[6], uint32_t addr, int prefixlen,
 			   uint32_t gw)
 {
-	struct nlbatch b = { 0 };
-	uint32_t a = htonl(addr);
+	struct skiff_nl_batch b = { 0 };
 
 	if (prefixlen < 0 || prefixlen > 32 || ifindex <= 0)
 		return -EINVAL;
 	/* the MAC is set before the flags in one request: still down then */
-	struct ifinfomsg *ifi = b_msg(&b, &ns->nl, RTM_SETLINK, 0, sizeof(*ifi));
-	if (ifi) {
-		ifi->ifi_family = AF_UNSPEC;
-		ifi->ifi_index = ifindex;
-		ifi->ifi_flags = IFF_UP;
-		ifi->ifi_change = IFF_UP;
-	}
-	if (mac)
-		b_attr(&b, IFLA_ADDRESS, mac, 6);
-	struct ifaddrmsg *ifa = b_msg(&b, &ns->nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa));
-	if (ifa) {
-		ifa->ifa_family = AF_INET;
-		ifa->ifa_prefixlen = (unsigned char)prefixlen;
-		ifa->ifa_index = (unsigned)ifindex;
-		ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	}
-	b_attr(&b, IFA_LOCAL, &a, 4);
-	b_attr(&b, IFA_ADDRESS, &a, 4);
-	if (prefixlen < 31) {
-		uint32_t mask = prefixlen ? ~((1u << (32 - prefixlen)) - 1) : 0;
-		uint32_t bc = htonl(addr | ~mask);
-		b_attr(&b, IFA_BROADCAST, &bc, 4);
-	}
-	if (gw) {
-		/* after the address: the gateway is on-link through its subnet route */
-		struct rtmsg *rt = b_msg(&b, &ns->nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*rt));
-		if (rt) {
-			rt->rtm_family = AF_INET;
-			rt->rtm_table = RT_TABLE_MAIN;
-			rt->rtm_protocol = RTPROT_BOOT;
-			rt->rtm_scope = RT_SCOPE_UNIVERSE;
-			rt->rtm_type = RTN_UNICAST;
-		}
-		uint32_t g = htonl(gw);
-		b_attr(&b, RTA_GATEWAY, &g, 4);
-		b_u32(&b, RTA_OIF, (uint32_t)ifindex);
-	}
-	return b_run(&ns->nl, &b);
+	skiff_nl_batch_link_set(&b, &ns->nl, ifindex, NULL, mac, true);
+	skiff_nl_batch_addr_add(&b, &ns->nl, ifindex, addr, prefixlen);
+	/* after the address: the gateway is on-link through its subnet route */
+	if (gw)
+		skiff_nl_batch_route_default(&b, &ns->nl, gw, ifindex);
+	return skiff_nl_batch_run(&ns->nl, &b);
 }
 
 /* ---- the pool ---- */
