@@ -305,16 +305,6 @@ int build_in_rootfs(char *const *lower, const char *upper, const char *work, con
 	return r;
 }
 
-static int openat_in_root(int rootfd, const char *path, int flags)
-{
-	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT };
-	while (*path == '/')
-		path++;
-	if (!*path)
-		path = ".";
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : fd;
-}
 
 int build_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid, struct skiff_error *err)
 {
@@ -327,11 +317,11 @@ int build_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid, stru
 			continue;
 		char c = buf[i];
 		buf[i] = '\0';
-		int fd = openat_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+		int fd = skiff_openat_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
 		if (fd == -ENOENT) {
 			char *slash = strrchr(buf, '/');
 			*slash = '\0';
-			_cleanup_close_ int parent = openat_in_root(rootfd, buf[0] ? buf : "/", O_PATH | O_DIRECTORY);
+			_cleanup_close_ int parent = skiff_openat_in_root(rootfd, buf[0] ? buf : "/", O_PATH | O_DIRECTORY);
 			*slash = '/';
 			if (parent < 0 || (mkdirat(parent, slash + 1, 0755) < 0 && errno != EEXIST))
 				return skiff_error_sys(err, SKIFF_EINVAL, parent < 0 ? -parent : errno,
@@ -339,7 +329,7 @@ int build_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid, stru
 			if (fchownat(parent, slash + 1, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
 				/* keep root's ownership; the dir exists */
 			}
-			fd = openat_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+			fd = skiff_openat_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
 		}
 		if (fd < 0)
 			return skiff_error_sys(err, SKIFF_EINVAL, -fd, "mkdir %s", buf);

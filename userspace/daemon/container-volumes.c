@@ -134,14 +134,6 @@ static int mount_lowers(char *const *lower, const char *target, struct skiff_err
 	return 0;
 }
 
-static int open_in_root(int rootfd, const char *path, int flags)
-{
-	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT };
-	while (*path == '/')
-		path++;
-	int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
-	return fd < 0 ? -errno : fd;
-}
 
 /* The child: the image's root, then each volume's copy. */
 static int copy_up_child(struct skiff_volumes *vs, char *const *lower, const char *target, const json_t *todo,
@@ -169,7 +161,7 @@ static int copy_up_child(struct skiff_volumes *vs, char *const *lower, const cha
 	{
 		const char *name = skiff_json_str(e, "Name", ""), *dst = skiff_json_str(e, "Destination", "/");
 		char src[64];
-		_cleanup_close_ int fd = open_in_root(rootfd, dst, O_PATH | O_DIRECTORY);
+		_cleanup_close_ int fd = skiff_openat_in_root(rootfd, dst, O_PATH | O_DIRECTORY);
 		if (fd == -ENOENT || fd == -ENOTDIR)
 			continue; /* nothing in the image there */
 		if (fd < 0)

@@ -3,6 +3,9 @@
 #include "cleanup.h"
 
 #include <errno.h>
+#include <linux/openat2.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdbool.h>
@@ -224,4 +227,13 @@ char *skiff_path_join(const char *a, const char *b)
 	if (asprintf(&out, "%s%s%s", a, (la && a[la - 1] == '/') ? "" : "/", b) < 0)
 		return NULL;
 	return out;
+}
+
+int skiff_openat_in_root(int rootfd, const char *path, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT };
+	while (*path == '/')
+		path++;
+	int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
 }

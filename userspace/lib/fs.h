@@ -31,5 +31,10 @@ int skiff_write_file(const char *path, const char *s);
 int skiff_path_clean(const char *in, char *out, size_t outlen, bool clamp_at_root);
 /* Join with a slash; returns malloc'd string or NULL on ENOMEM. */
 char *skiff_path_join(const char *a, const char *b);
+/* openat2(rootfd, path, flags|O_CLOEXEC) with RESOLVE_IN_ROOT: path (leading
+ * "/" allowed, "" or "/" = the root itself) is resolved as if rootfd were
+ * "/", so symlinks in an image never lead outside it. fd or -errno. Safe in
+ * a vfork-style child (no allocation). */
+int skiff_openat_in_root(int rootfd, const char *path, int flags);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/fs.h"
 #include "../lib/json.h"
 #include "spawn.h"
 #include "spawn-trace.h"
@@ -189,16 +190,6 @@ void skiff_rootfs_free(struct skiff_rootfs *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int openat_in_root(int rootfd, const char *path, int flags)
-{
-	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT };
-	while (*path == '/')
-		path++;
-	if (!*path)
-		path = ".";
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : fd;
-}
 
 /* An empty file or a directory named name in dir; there already is fine. */
 static int create_at(int dir, const char *name, bool as_file)
@@ -219,20 +210,20 @@ static int mkpath_in_root(int rootfd, const char *path, bool as_file)
 {
 	char buf[4096];
 	snprintf(buf, sizeof(buf), "%s", path);
-	int fd = openat_in_root(rootfd, buf, O_PATH);
+	int fd = skiff_openat_in_root(rootfd, buf, O_PATH);
 	if (fd >= 0 || fd != -ENOENT)
 		return fd;
 	/* usually only the last component is missing */
 	char *slash = strrchr(buf, '/');
 	if (slash && slash[1]) {
 		*slash = '\0';
-		_cleanup_close_ int parent = openat_in_root(rootfd, buf[0] ? buf : "/", O_PATH | O_DIRECTORY);
+		_cleanup_close_ int parent = skiff_openat_in_root(rootfd, buf[0] ? buf : "/", O_PATH | O_DIRECTORY);
 		*slash = '/';
 		if (parent >= 0) {
 			int r = create_at(parent, slash + 1, as_file);
 			if (r < 0)
 				return r;
-			return openat_in_root(rootfd, buf, O_PATH);
+			return skiff_openat_in_root(rootfd, buf, O_PATH);
 		}
 	}
 	for (char *p = buf + 1;; p++) {
@@ -240,18 +231,18 @@ static int mkpath_in_root(int rootfd, const char *path, bool as_file)
 		if (*p != '/' && !last)
 			continue;
 		*p = '\0';
-		fd = openat_in_root(rootfd, buf, O_PATH);
+		fd = skiff_openat_in_root(rootfd, buf, O_PATH);
 		if (fd == -ENOENT) {
 			char *slash = strrchr(buf, '/');
 			*slash = '\0';
-			_cleanup_close_ int parent = openat_in_root(rootfd, buf[0] ? buf : "/", O_PATH | O_DIRECTORY);
+			_cleanup_close_ int parent = skiff_openat_in_root(rootfd, buf[0] ? buf : "/", O_PATH | O_DIRECTORY);
 			*slash = '/';
 			if (parent < 0)
 				return parent;
 			int r = create_at(parent, slash + 1, last && as_file);
 			if (r < 0)
 				return r;
-			fd = openat_in_root(rootfd, buf, O_PATH);
+			fd = skiff_openat_in_root(rootfd, buf, O_PATH);
 		}
 		if (last)
 			return fd;
@@ -336,7 +327,7 @@ static int mount_overlay(const struct skiff_rootfs *r, struct skiff_error *err)
  * rootfs and nothing in the image to redirect us. */
 static int enter_fresh_tmpfs(int rootfd, const char *path, struct skiff_error *err)
 {
-	int fd = openat_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+	int fd = skiff_openat_in_root(rootfd, path, O_PATH | O_DIRECTORY);
 	if (fd < 0)
 		return skiff_error_sys(err, SKIFF_EINTERNAL, -fd, "opening %s", path);
 	if (fchdir(fd) < 0) {
@@ -457,7 +448,7 @@ static int setup_user_mounts(int rootfd, const struct skiff_rootfs *r, struct sk
 			unsigned long prop = m->propagation && *m->propagation ? propagation_flag(m->propagation) : 0;
 			if (rc == 0 && (m->readonly || (prop && prop != (MS_PRIVATE | MS_REC)))) {
 				/* the fd from before the mount names the covered dir: reopen */
-				_cleanup_close_ int fd = openat_in_root(rootfd, m->target, O_PATH);
+				_cleanup_close_ int fd = skiff_openat_in_root(rootfd, m->target, O_PATH);
 				char p[64];
 				snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
 				if (fd < 0)
@@ -508,7 +499,7 @@ int skiff_rootfs_setup(const struct skiff_rootfs *r, struct skiff_error *err)
 		/* sysfs shows the mounter's net namespace: with the host's, bind it */
 		rc = mount_at(rootfd, "/sys", "/sys", NULL, MS_BIND | MS_REC, NULL, false, err);
 		if (rc == 0 && sysro) {
-			_cleanup_close_ int fd = openat_in_root(rootfd, "/sys", O_PATH);
+			_cleanup_close_ int fd = skiff_openat_in_root(rootfd, "/sys", O_PATH);
 			char p[64];
 			snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
 			if (fd < 0 || remount_ro(p, MS_NOSUID | MS_NODEV | MS_NOEXEC) < 0)
