@@ -568,3 +568,19 @@ def test_sdk_networks(dockerpy, daemon, net, name):
     import docker as docker_sdk
     with pytest.raises(docker_sdk.errors.NotFound):
         dockerpy.networks.get(n)
+
+
+def test_resolv_conf_dns_flags(docker, net, name):
+    """--dns/--dns-search/--dns-option shape resolv.conf as Docker's: on the
+    default bridge they replace the host's lines; on a user network the
+    nameserver is skiffd's resolver on the gateway and search/options stay."""
+    out = docker("run", "--rm", "--name", name(), "--dns", "192.0.2.53", "--dns-search", "a.example",
+                 "--dns-search", "b.example", "--dns-option", "ndots:2", IMAGE, "cat", "/etc/resolv.conf").stdout
+    assert out == "search a.example b.example\nnameserver 192.0.2.53\noptions ndots:2\n", out
+    n = net()
+    docker("network", "create", n)
+    out = docker("run", "--rm", "--name", name(), "--network", n, "--dns-search", "c.example",
+                 "--dns-option", "timeout:1", IMAGE, "cat", "/etc/resolv.conf").stdout
+    lines = out.splitlines()
+    gw = docker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", n).stdout.strip()
+    assert lines == ["search c.example", "nameserver " + gw, "options timeout:1"], out

@@ -70,6 +70,18 @@ char *skiff_resolv_conf_filter(const char *host)
 	return out;
 }
 
+/* "search a b" / "options x y": one resolv.conf line, none for an empty list */
+static void put_list(FILE *f, const char *key, const json_t *list)
+{
+	json_t *e;
+	size_t i;
+	if (!json_array_size(list))
+		return;
+	fputs(key, f);
+	json_array_foreach(list, i, e) fprintf(f, " %s", json_string_value(e));
+	fputs("\n", f);
+}
+
 static char *resolv_for(const struct skiff_ctr *c, bool host_net, const char *nameserver)
 {
 	_cleanup_free_ char *host = NULL;
@@ -89,17 +101,9 @@ static char *resolv_for(const struct skiff_ctr *c, bool host_net, const char *na
 		f = open_memstream(&out, &len);
 		if (!f)
 			return NULL;
-		if (json_array_size(search)) {
-			fputs("search", f);
-			json_array_foreach(search, i, e) fprintf(f, " %s", json_string_value(e));
-			fputs("\n", f);
-		}
+		put_list(f, "search", search);
 		fprintf(f, "nameserver %s\n", nameserver);
-		if (json_array_size(opts)) {
-			fputs("options", f);
-			json_array_foreach(opts, i, e) fprintf(f, " %s", json_string_value(e));
-			fputs("\n", f);
-		}
+		put_list(f, "options", opts);
 		fclose(f);
 		return out;
 	}
@@ -109,11 +113,7 @@ static char *resolv_for(const struct skiff_ctr *c, bool host_net, const char *na
 	f = open_memstream(&out, &len);
 	if (!f)
 		return NULL;
-	if (json_array_size(search)) {
-		fputs("search", f);
-		json_array_foreach(search, i, e) fprintf(f, " %s", json_string_value(e));
-		fputs("\n", f);
-	}
+	put_list(f, "search", search);
 	if (json_array_size(dns)) {
 		json_array_foreach(dns, i, e) fprintf(f, "nameserver %s\n", json_string_value(e));
 	} else {
@@ -123,11 +123,7 @@ static char *resolv_for(const struct skiff_ctr *c, bool host_net, const char *na
 			if (!strncmp(l, "nameserver", 10))
 				fprintf(f, "%s\n", l);
 	}
-	if (json_array_size(opts)) {
-		fputs("options", f);
-		json_array_foreach(opts, i, e) fprintf(f, " %s", json_string_value(e));
-		fputs("\n", f);
-	}
+	put_list(f, "options", opts);
 	fclose(f);
 	return out;
 }
